@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import geometry
-from ..datasets import read_landmarks_csv, shared_data_dir, ytf68_person
+from ..datasets import read_landmarks_csv, shared_data_dir, split_persons, ytf68_person
 from ..facemodel import FACE_MODEL_FILE, LANDMARKS68_FLIP, LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceModel, SparseRows
 
 log = logging.getLogger(__name__)
@@ -362,7 +362,10 @@ def build_face_model(teacher_dir: Path, data_dir: Path, num_identity: int = 40, 
     # 6. Landmarks, fitted on ytf68 images against the human annotations.
     human = read_landmarks_csv(data_dir / "ytf68" / "landmarks68.csv")
     ytf = sources["ytf68"]
-    pick = [i for i, (n, f) in enumerate(zip(ytf["names"], ytf["found"])) if f and human.get(str(n)) is not None]
+    # Validation persons of the network (frnet.datasets.split_persons) stay out of this fit too.
+    validation = split_persons([ytf68_person(str(n)) for n in ytf["names"]])
+    pick = [i for i, (n, f) in enumerate(zip(ytf["names"], ytf["found"]))
+            if f and human.get(str(n)) is not None and ytf68_person(str(n)) not in validation]
     meshes_2d = ytf["points"][pick, :, :2].astype(np.float64)
     human_68 = np.stack([human[str(ytf["names"][i])] for i in pick])
     width = ytf["image_size"][pick, 0].astype(np.float64)

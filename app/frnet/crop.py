@@ -1,0 +1,78 @@
+"""Square regions of interest (ROI) and 120×120 crops.
+
+An ROI is ``(x0, y0, x1, y1)`` in image pixels, always square (``x1 - x0 == y1 - y0``), and may
+extend past the image (the crop is padded with black there). The same rule turns 68 landmarks
+into an ROI for training labels and for tracking at run time, so the network always sees faces
+framed the way it was trained.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .geometry import CROP_SIZE
+
+# Side of the ROI relative to the larger side of the 68-landmark box (the box misses the forehead).
+ROI_SCALE = 1.5
+# The ROI centre sits this fraction of the side above the landmark box centre (towards the forehead).
+ROI_UPSHIFT = 0.08
+
+
+def roi_from_landmarks(landmarks_xy: np.ndarray) -> np.ndarray:
+    """Square ROI ``(4,)`` (or ``(B, 4)``) framing 68 landmarks ``(68, 2+)`` (or ``(B, 68, 2+)``)."""
+    pts = np.asarray(landmarks_xy, dtype=np.float64)[..., :2]
+    lo, hi = pts.min(axis=-2), pts.max(axis=-2)
+    side = ROI_SCALE * (hi - lo).max(axis=-1)
+    cx = (lo[..., 0] + hi[..., 0]) / 2
+    cy = (lo[..., 1] + hi[..., 1]) / 2 - ROI_UPSHIFT * side
+    return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=-1)
+
+
+def roi_affine(roi_box: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """2×3 affine mapping image pixels to ``size``×``size`` crop pixels for one ROI."""
+    x0, y0, x1, _ = (float(v) for v in roi_box)
+    scale = size / (x1 - x0)
+    return np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]])
+
+
+def crop_image(image: np.ndarray, roi_box: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """Resample the ROI of ``image`` to ``size``×``size`` (bilinear; area-averaged when shrinking a lot)."""
+    x0, _, x1, _ = (float(v) for v in roi_box)
+    shrink = (x1 - x0) / size
+    if shrink > 2.5:
+        # Pre-blur via INTER_AREA on the bounding region so large faces don't alias.
+        return _crop_area(image, roi_box, size)
+    return cv2.warpAffine(image, roi_affine(roi_box, size), (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _crop_area(image: np.ndarray, roi_box: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = (int(round(float(v))) for v in roi_box)
+    side = x1 - x0
+    canvas = np.zeros((side, side, *image.shape[2:]), dtype=image.dtype)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if sx1 > sx0 and sy1 > sy0:
+        canvas[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def reroi_params(params: np.ndarray, old_roi: np.ndarray, new_roi: np.ndarray) -> np.ndarray:
+    """Re-express parameters fitted for ``old_roi`` relative to ``new_roi`` (same image).
+
+    Crop space of an ROI is a scaled and shifted copy of the image (y up), so the pose is scaled by
+    ``k = side_old / side_new`` and its translation shifted; shape coefficients are unchanged.
+    """
+    params = np.array(params, dtype=np.float64, copy=True)
+    old_roi = np.asarray(old_roi, dtype=np.float64)
+    new_roi = np.asarray(new_roi, dtype=np.float64)
+    side_old = old_roi[..., 2] - old_roi[..., 0]
+    side_new = new_roi[..., 2] - new_roi[..., 0]
+    k = side_old / side_new
+    pose = params[..., :12].reshape(*params.shape[:-1], 3, 4)
+    pose *= k[..., None, None]
+    pose[..., 0, 3] += (old_roi[..., 0] - new_roi[..., 0]) * CROP_SIZE / side_new
+    pose[..., 1, 3] += CROP_SIZE * (1 - k) - (old_roi[..., 1] - new_roi[..., 1]) * CROP_SIZE / side_new
+    params[..., :12] = pose.reshape(*params.shape[:-1], 12)
+    return params.astype(np.float32)
