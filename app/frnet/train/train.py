@@ -1,0 +1,288 @@
+"""Train Mobile-FRNet on the cached labels (``python -m frnet.train.labels`` / ``.profiling``).
+
+One command, resumable, seeded, CPU-friendly::
+
+    python -m frnet.train.train --run runs/mobilefrnet_v1 --epochs 40
+    python -m frnet.train.train --run runs/mobilefrnet_v1 --epochs 40 --resume   # continue
+
+Each epoch writes ``<run>/last.pt`` (model, optimiser, scheduler, RNG, parameter statistics),
+``<run>/best.pt`` (lowest validation NME), ``<run>/log.csv`` and ``<run>/loss.png``. ``--max-minutes``
+stops cleanly at an epoch boundary so a job fits a session; ``--resume`` picks up where it stopped.
+
+Loss: WPDC on the parameters (3DDFA) + Wing on reconstructed points (the paper) + Wing on the 68
+landmarks against human labels where they exist (ytf68).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import geometry
+from ..facemodel import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, load_face_model
+from .augment import Augmenter
+from .labels import CONTEXT_ROI, DEFAULT_DIR
+from .losses import LandmarkWingLoss, TorchFaceModel, VertexWingLoss, WPDCLoss
+from .network import MobileFRNet, normalize_input
+
+log = logging.getLogger(__name__)
+
+# Chosen so the three terms start at similar magnitudes (≈1.5 each at initialisation).
+LOSS_WEIGHTS = {"wpdc": 10.0, "vertex_wing": 0.05, "landmark_wing": 0.05}
+
+
+class TrainingData:
+    """The cached context images + labels (real and, if built, profiled) with an augmenter."""
+
+    def __init__(self, dataset_dir: Path, model, use_profiled: bool = True):
+        parts = [("", dataset_dir / "labels.npz", dataset_dir / "context.npy")]
+        if use_profiled and (dataset_dir / "profiled_labels.npz").is_file():
+            parts.append(("profiled", dataset_dir / "profiled_labels.npz", dataset_dir / "profiled_context.npy"))
+        self.images, labels = [], []
+        for _, label_path, image_path in parts:
+            with np.load(label_path) as data:
+                labels.append({k: data[k] for k in ("params", "human68", "split", "yaw_deg", "synthetic")})
+            self.images.append(np.load(image_path, mmap_mode="r"))
+        self.part = np.concatenate([np.full(len(l["params"]), i) for i, l in enumerate(labels)])
+        self.offset = np.concatenate([np.arange(len(l["params"])) for l in labels])
+        self.params = np.concatenate([l["params"] for l in labels]).astype(np.float32)
+        self.human68 = np.concatenate([l["human68"] for l in labels]).astype(np.float32)
+        self.split = np.concatenate([l["split"] for l in labels])
+        self.yaw = np.concatenate([l["yaw_deg"] for l in labels])
+        self.synthetic = np.concatenate([l["synthetic"] for l in labels])
+        self.augmenter = Augmenter(model, CONTEXT_ROI)
+
+    def indices(self, split: str, synthetic: bool | None = None) -> np.ndarray:
+        keep = self.split == split
+        if synthetic is not None:
+            keep &= self.synthetic == synthetic
+        return np.flatnonzero(keep)
+
+    def batch(self, indices: np.ndarray, rng: np.random.Generator, train: bool):
+        crops, params, humans = [], [], []
+        for i in indices:
+            context = np.asarray(self.images[self.part[i]][self.offset[i]])
+            crop, p, h = self.augmenter(context, self.params[i], self.human68[i], rng, train=train)
+            crops.append(crop)
+            params.append(p)
+            humans.append(h)
+        images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
+        return (images.contiguous(memory_format=torch.channels_last), torch.from_numpy(np.stack(params)),
+                torch.from_numpy(np.stack(humans)))
+
+
+def parameter_statistics(data: TrainingData, rng: np.random.Generator, count: int = 4096):
+    """Mean/std of the augmented training parameters: the network predicts them standardised."""
+    idx = rng.choice(data.indices("train"), size=min(count, len(data.indices("train"))), replace=False)
+    params = np.stack([data.augmenter(np.asarray(data.images[data.part[i]][data.offset[i]]), data.params[i],
+                                      data.human68[i], rng, train=True)[1] for i in idx])
+    return params.mean(axis=0).astype(np.float32), (params.std(axis=0) + 1e-6).astype(np.float32)
+
+
+def landmark_nme(pred_landmarks: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-sample NME (mean 2D error / outer-eye-corner distance of the target)."""
+    norm = np.linalg.norm(target[:, LEFT_EYE_OUTER] - target[:, RIGHT_EYE_OUTER], axis=-1)
+    return np.linalg.norm(pred_landmarks - target, axis=-1).mean(axis=-1) / norm
+
+
+@torch.no_grad()
+def evaluate(net, data: TrainingData, face_model, stats, indices: np.ndarray, batch_size: int = 128) -> dict:
+    """NME of the 68 landmarks vs. the fitted labels (all) and vs. human labels (where present)."""
+    if len(indices) == 0:
+        return {}
+    net.eval()
+    mean, std = (torch.from_numpy(s) for s in stats)
+    rng = np.random.default_rng(0)
+    nme_fit, nme_human, yaws = [], [], []
+    for start in range(0, len(indices), batch_size):
+        idx = indices[start:start + batch_size]
+        images, target, human = data.batch(idx, rng, train=False)
+        pred = (net(normalize_input(images)) * std + mean).numpy()
+        pred_lm = face_model.landmarks68(pred)[..., :2]
+        nme_fit.append(landmark_nme(pred_lm, face_model.landmarks68(target.numpy())[..., :2]))
+        human = human.numpy()
+        has = np.all(np.isfinite(human.reshape(len(idx), -1)), axis=1)
+        if has.any():
+            nme_human.append(landmark_nme(pred_lm[has], human[has]))
+        yaws.append(np.abs(data.yaw[idx]))
+    net.train()
+    result = {"nme_vs_labels": float(np.concatenate(nme_fit).mean())}
+    if nme_human:
+        result["nme_vs_human"] = float(np.concatenate(nme_human).mean())
+    fit, yaw = np.concatenate(nme_fit), np.concatenate(yaws)
+    for lo, hi in ((0, 30), (30, 60), (60, 91)):
+        sel = (yaw >= lo) & (yaw < hi)
+        if sel.any():
+            result[f"nme_yaw_{lo}_{min(hi, 90)}"] = float(fit[sel].mean())
+    return result
+
+
+def plot_log(csv_path: Path, png_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for key in ("loss", "wpdc", "vertex_wing", "landmark_wing"):
+        axes[0].plot(epochs, [float(r[key]) for r in rows], label=key)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_title("training loss")
+    axes[0].legend()
+    for key in [k for k in rows[0] if k.startswith("val_")]:
+        values = [float(r[key]) if r[key] else math.nan for r in rows]
+        axes[1].plot(epochs, values, label=key[4:])
+    axes[1].set_xlabel("epoch")
+    axes[1].set_title("validation NME (outer-eye)")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    tmp = png_path.with_name(png_path.name + ".part.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(png_path)
+
+
+def train(args) -> dict:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    run = Path(args.run)
+    run.mkdir(parents=True, exist_ok=True)
+    face_model = load_face_model()
+    torch_model = TorchFaceModel.from_face_model(face_model)
+    data = TrainingData(Path(args.data), face_model, use_profiled=not args.no_profiled)
+    rng = np.random.default_rng(args.seed)
+    net = MobileFRNet().to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    train_idx = data.indices("train")
+    steps_per_epoch = len(train_idx) // args.batch_size
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
+                                                    steps_per_epoch=steps_per_epoch, pct_start=0.05)
+    start_epoch, best = 0, math.inf
+    last_path = run / "last.pt"
+    if args.resume and last_path.is_file():
+        state = torch.load(last_path, map_location="cpu", weights_only=False)
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, best, stats = state["epoch"], state["best"], state["param_stats"]
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed from %s at epoch %d", last_path, start_epoch)
+    else:
+        stats = parameter_statistics(data, rng)
+        if args.init_from:
+            init = torch.load(args.init_from, map_location="cpu", weights_only=False)
+            net.load_state_dict(init["model"])
+            stats = init["param_stats"]
+            log.info("initialised weights and parameter statistics from %s", args.init_from)
+    mean_t, std_t = (torch.from_numpy(s) for s in stats)
+    wpdc = WPDCLoss(torch_model, param_std=std_t)
+    vertex_wing = VertexWingLoss(torch_model)
+    landmark_wing = LandmarkWingLoss(torch_model)
+    val_real = data.indices("val", synthetic=False)
+    val_synth = data.indices("val", synthetic=True)
+    csv_path = run / "log.csv"
+    (run / "config.json").write_text(json.dumps(vars(args) | {"loss_weights": LOSS_WEIGHTS,
+                                                              "train_samples": int(len(train_idx)),
+                                                              "val_real": int(len(val_real)),
+                                                              "val_synthetic": int(len(val_synth))}, indent=1))
+    started = time.monotonic()
+    for epoch in range(start_epoch, args.epochs):
+        epoch_start = time.monotonic()
+        order = rng.permutation(train_idx)
+        sums = {"loss": 0.0, "wpdc": 0.0, "vertex_wing": 0.0, "landmark_wing": 0.0}
+        net.train()
+        for step in range(steps_per_epoch):
+            idx = order[step * args.batch_size:(step + 1) * args.batch_size]
+            images, target, human = data.batch(idx, rng, train=True)
+            pred = net(normalize_input(images)) * std_t + mean_t
+            has_human = torch.isfinite(human).all(dim=2).all(dim=1)
+            parts = {
+                "wpdc": wpdc(pred, target),
+                "vertex_wing": vertex_wing(pred, target),
+                "landmark_wing": landmark_wing(pred, torch.nan_to_num(human), has_human),
+            }
+            loss = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+            optimizer.step()
+            scheduler.step()
+            sums["loss"] += loss.item()
+            for k, v in parts.items():
+                sums[k] += v.item()
+            if step % 50 == 0:
+                log.info("epoch %d step %d/%d loss %.4f (%.0f img/s)", epoch + 1, step, steps_per_epoch, float(loss),
+                         (step + 1) * args.batch_size / (time.monotonic() - epoch_start))
+        row = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()},
+               "lr": scheduler.get_last_lr()[0], "seconds": round(time.monotonic() - epoch_start, 1)}
+        metrics = evaluate(net, data, face_model, stats, val_real)
+        metrics_synth = evaluate(net, data, face_model, stats, val_synth)
+        row |= {f"val_{k}": v for k, v in metrics.items()}
+        row |= {f"val_profiled_{k}": v for k, v in metrics_synth.items()}
+        score = metrics.get("nme_vs_human", metrics.get("nme_vs_labels", math.inf))
+        state = {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "epoch": epoch + 1, "best": min(best, score), "param_stats": stats, "rng": rng.bit_generator.state,
+                 "torch_rng": torch.get_rng_state(), "network_config": net.config,
+                 "face_model": face_model.provenance.get("model", "")}
+        torch.save(state, run / "last.pt.part")
+        (run / "last.pt.part").replace(last_path)
+        if score < best:
+            best = score
+            torch.save({k: state[k] for k in ("model", "param_stats", "network_config", "epoch", "face_model")},
+                       run / "best.pt.part")
+            (run / "best.pt.part").replace(run / "best.pt")
+        write_header = not csv_path.exists()
+        with open(csv_path, "a", newline="") as handle:
+            fields = ["epoch", "loss", "wpdc", "vertex_wing", "landmark_wing", "lr", "seconds",
+                      "val_nme_vs_labels", "val_nme_vs_human", "val_nme_yaw_0_30", "val_nme_yaw_30_60",
+                      "val_nme_yaw_60_90", "val_profiled_nme_vs_labels", "val_profiled_nme_yaw_0_30",
+                      "val_profiled_nme_yaw_30_60", "val_profiled_nme_yaw_60_90"]
+            writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+            if write_header:
+                writer.writeheader()
+            writer.writerow(row)
+        plot_log(csv_path, run / "loss.png")
+        log.info("epoch %d done: %s", epoch + 1, json.dumps(row))
+        if args.max_minutes and (time.monotonic() - started) / 60 > args.max_minutes:
+            log.info("stopping after %.1f minutes (--max-minutes); resume with --resume", args.max_minutes)
+            break
+    return {"best_val_nme": best}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", default="runs/mobilefrnet_v1")
+    parser.add_argument("--data", default=str(DEFAULT_DIR))
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init-from", default=None, help="start from this checkpoint's weights (fine-tuning)")
+    parser.add_argument("--no-profiled", action="store_true", help="train on real images only")
+    parser.add_argument("--max-minutes", type=float, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    print(json.dumps(train(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
