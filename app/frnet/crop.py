@@ -76,3 +76,20 @@ def reroi_params(params: np.ndarray, old_roi: np.ndarray, new_roi: np.ndarray) -
     pose[..., 1, 3] += CROP_SIZE * (1 - k) - (old_roi[..., 1] - new_roi[..., 1]) * CROP_SIZE / side_new
     params[..., :12] = pose.reshape(*params.shape[:-1], 12)
     return params.astype(np.float32)
+
+
+# Detector box → ROI, calibrated so a BlazeFace box gives the ROI that roi_from_landmarks gives for
+# the same face (median over 600 training faces; scripts/calibrate_detector_roi.py reproduces it:
+# side/box width 1.40 (spread 0.09), centre offset dx 0.006, dy -0.064 box widths).
+DETECTOR_ROI_SCALE = 1.40
+DETECTOR_ROI_SHIFT_Y = -0.064
+
+
+def roi_from_detection(box_xyxy: np.ndarray) -> np.ndarray:
+    """Square ROI ``(4,)`` for a detector box ``(x0, y0, x1, y1)``, framed like :func:`roi_from_landmarks`."""
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    width = x1 - x0
+    side = DETECTOR_ROI_SCALE * max(width, y1 - y0)
+    cx = (x0 + x1) / 2
+    cy = (y0 + y1) / 2 + DETECTOR_ROI_SHIFT_Y * width
+    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])

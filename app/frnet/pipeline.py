@@ -1,0 +1,311 @@
+"""The frnet pipeline: frame → detections → ROIs → crops → parameters → faces.
+
+One :class:`Pipeline` owns its stages (detector, regressor, face model, smoothing) and turns an RGB
+frame into a :class:`FrameResult` of plain data; drawing and writing are the callers' business
+(:mod:`frnet.render`, :mod:`frnet.export`), so the CLI and the GUI are thin shells over this.
+
+Modes (``PipelineOptions.mode``):
+
+* ``"image"`` — every frame is independent: detect, crop from the detector box, regress, then
+  re-crop from the predicted landmarks and regress again (the network was trained on
+  landmark-framed crops, so the second pass is better framed).
+* ``"video"`` — faces are *tracked*: the next frame's ROI comes from this frame's landmarks (as
+  3DDFA_V2 does), and the detector runs only every ``redetect_every`` frames or when no face is
+  tracked, to pick up new faces and drop lost ones. Parameters are smoothed with a One-Euro filter
+  when ``smoothing`` is on. Call :meth:`Pipeline.reset` between unrelated videos.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from . import crop, geometry
+from .detect import Detection, FaceDetector, create_detector
+from .facemodel import FaceModel, load_face_model
+from .regressor import Regressor
+from .smoothing import OneEuroFilter
+
+log = logging.getLogger(__name__)
+
+STAGES = ("detect", "track", "crop", "infer", "reconstruct", "smooth")
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Everything that configures a :class:`Pipeline`; built alike by the CLI and the GUI.
+
+    Attributes:
+        mode: ``"image"`` or ``"video"`` (see the module doc).
+        device: ``auto``/``cpu``/``cuda``/``tensorrt`` for ONNX Runtime.
+        threads: ONNX Runtime intra-op threads (``None``: its default).
+        detector: name in :data:`frnet.detect.DETECTORS`.
+        min_detection_confidence: detector score threshold.
+        max_faces: at most this many faces per frame (largest first).
+        redetect_every: in video mode, run the detector every N frames (1 = every frame).
+        min_face_px: faces whose ROI side is smaller are ignored (too small to reconstruct).
+        smoothing: One-Euro smoothing of tracked faces' parameters (video mode).
+        smoothing_min_cutoff_hz, smoothing_beta: One-Euro settings.
+        dense: reconstruct the dense mesh (off: landmarks and pose only, faster).
+    """
+
+    mode: Literal["image", "video"] = "image"
+    device: str = "auto"
+    threads: int | None = None
+    detector: str = "blazeface"
+    min_detection_confidence: float = 0.5
+    max_faces: int = 8
+    redetect_every: int = 10
+    min_face_px: float = 24.0
+    smoothing: bool = True
+    smoothing_min_cutoff_hz: float = 1.5
+    smoothing_beta: float = 0.3
+    dense: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("image", "video"):
+            raise ValueError(f"mode must be 'image' or 'video', not {self.mode!r}")
+        if self.redetect_every < 1:
+            raise ValueError("redetect_every must be at least 1")
+        if self.max_faces < 1:
+            raise ValueError("max_faces must be at least 1")
+
+
+@dataclass(frozen=True, eq=False)
+class FaceResult:
+    """One reconstructed face. Image-pixel arrays use x right, y down, depth larger = closer.
+
+    Attributes:
+        params: ``(62,)`` parameters relative to ``roi_box``.
+        roi_box: ``(4,)`` the square crop the network saw.
+        vertices: ``(N, 3)`` dense mesh in image pixels (``(0, 3)`` when ``dense`` is off).
+        landmarks68: ``(68, 3)`` in image pixels.
+        yaw_pitch_roll_deg: ``(3,)`` head pose in degrees (see :mod:`frnet.geometry`).
+        score: the detector's score when the face was (re)detected.
+        track_id: stable id of the face across a video (image mode: index in the frame).
+    """
+
+    params: np.ndarray
+    roi_box: np.ndarray
+    vertices: np.ndarray
+    landmarks68: np.ndarray
+    yaw_pitch_roll_deg: np.ndarray
+    score: float
+    track_id: int
+
+    @property
+    def box_xyxy(self) -> np.ndarray:
+        """Bounding box of the 68 landmarks."""
+        return np.concatenate([self.landmarks68[:, :2].min(axis=0), self.landmarks68[:, :2].max(axis=0)])
+
+
+@dataclass(frozen=True, eq=False)
+class FrameResult:
+    """What the pipeline found in one frame. No face gives ``faces == []``."""
+
+    frame_index: int
+    timestamp_ms: int | None
+    image_size: tuple[int, int]  # width, height
+    faces: list[FaceResult]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    detector_ran: bool = False
+
+
+@dataclass
+class _Track:
+    track_id: int
+    roi_box: np.ndarray
+    score: float
+    smoother: OneEuroFilter | None = None
+
+
+class Pipeline:
+    """Frame → :class:`FrameResult`. Stages can be injected (tests, the GUI), else they are built.
+
+    Raises (construction): ``ModelFileError``/``ResourceMissingError`` for missing or broken model
+    files, ``DeviceUnavailableError`` for a forced device that is not installed.
+    """
+
+    def __init__(self, options: PipelineOptions = PipelineOptions(), face_model: FaceModel | None = None,
+                 regressor: Regressor | None = None, detector: FaceDetector | None = None) -> None:
+        self.options = options
+        self.face_model = face_model if face_model is not None else load_face_model()
+        self.regressor = regressor if regressor is not None else Regressor(device=options.device, threads=options.threads)
+        self.detector = detector if detector is not None else create_detector(
+            options.detector, min_confidence=options.min_detection_confidence,
+            running_mode="video" if options.mode == "video" else "image")
+        self._param_scale = self._parameter_scale()
+        self.reset()
+
+    def _parameter_scale(self) -> np.ndarray:
+        std = self.regressor.metadata.get("frnet_param_std")
+        if std:
+            import json
+
+            return np.maximum(np.asarray(json.loads(std), dtype=np.float64), 1e-6)
+        return np.ones(self.face_model.num_params)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget tracked faces (start of a new video)."""
+        self._tracks: list[_Track] = []
+        self._frame_index = 0
+        self._next_track_id = 0
+        self._last_timestamp_ms: int | None = None
+        if hasattr(self.detector, "reset"):
+            self.detector.reset()
+
+    def close(self) -> None:
+        self.detector.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- the stages ---------------------------------------------------------------------------------
+    def process(self, frame_rgb: np.ndarray, timestamp_ms: int | None = None) -> FrameResult:
+        """Run all stages on one RGB frame (H, W, 3) uint8.
+
+        Raises:
+            ValueError: the frame is not an H×W×3 uint8 array.
+        """
+        if not (isinstance(frame_rgb, np.ndarray) and frame_rgb.ndim == 3 and frame_rgb.shape[2] == 3
+                and frame_rgb.dtype == np.uint8):
+            raise ValueError("frame must be an H×W×3 uint8 RGB array")
+        timings = dict.fromkeys(STAGES, 0.0)
+        video = self.options.mode == "video"
+        if video and timestamp_ms is None:
+            timestamp_ms = (self._last_timestamp_ms or 0) + 33 if self._frame_index else 0
+        height, width = frame_rgb.shape[:2]
+
+        # detect + track: decide this frame's ROIs.
+        t0 = time.perf_counter()
+        run_detector = (not video or not self._tracks or self._frame_index % self.options.redetect_every == 0)
+        detections: list[Detection] = []
+        if run_detector:
+            detections = self.detector(frame_rgb, timestamp_ms if video else None)
+        t1 = time.perf_counter()
+        timings["detect"] = (t1 - t0) * 1e3
+        if video:
+            tracks = self._update_tracks(detections, run_detector, width, height)
+        else:
+            tracks = [_Track(i, crop.roi_from_detection(d.box_xyxy), d.score) for i, d in
+                      enumerate(self._largest(detections))]
+        tracks = [t for t in tracks if (t.roi_box[2] - t.roi_box[0]) >= self.options.min_face_px]
+        timings["track"] = (time.perf_counter() - t1) * 1e3
+
+        # crop + infer (+ a landmark-framed second pass for faces without a landmark ROI yet).
+        params = self._regress([t.roi_box for t in tracks], frame_rgb, timings)
+        fresh = [i for i, t in enumerate(tracks) if not video or t.smoother is None]
+        if fresh:
+            t2 = time.perf_counter()
+            landmarks = [self._landmarks_image(params[i], tracks[i].roi_box) for i in fresh]
+            refined_rois = [crop.roi_from_landmarks(lm) for lm in landmarks]
+            timings["track"] += (time.perf_counter() - t2) * 1e3
+            refined = self._regress(refined_rois, frame_rgb, timings)
+            for k, i in enumerate(fresh):
+                tracks[i].roi_box = refined_rois[k]
+                params[i] = refined[k]
+
+        # smooth (video) in a frame-fixed ROI so ROI moves are not taken for motion.
+        t3 = time.perf_counter()
+        if video and self.options.smoothing:
+            frame_roi = np.array([0.0, 0.0, float(max(width, height)), float(max(width, height))])
+            for i, track in enumerate(tracks):
+                if track.smoother is None:
+                    track.smoother = OneEuroFilter(self.options.smoothing_min_cutoff_hz, self.options.smoothing_beta)
+                global_params = crop.reroi_params(params[i], track.roi_box, frame_roi)
+                scale = crop.reroi_params(self._param_scale, track.roi_box, frame_roi) if False else self._param_scale
+                smoothed = track.smoother(global_params, timestamp_ms / 1000.0, scale)
+                params[i] = crop.reroi_params(smoothed, frame_roi, track.roi_box)
+        elif video:
+            for track in tracks:
+                track.smoother = track.smoother or OneEuroFilter()
+        timings["smooth"] = (time.perf_counter() - t3) * 1e3
+
+        # reconstruct.
+        t4 = time.perf_counter()
+        faces = []
+        for track, p in zip(tracks, params):
+            landmarks = self._landmarks_image(p, track.roi_box, with_depth=True)
+            if self.options.dense:
+                vertices = geometry.crop_to_image(self.face_model.vertices(p, dense=True), track.roi_box)
+            else:
+                vertices = np.zeros((0, 3))
+            angles = np.degrees(self.face_model.euler_angles(p))
+            faces.append(FaceResult(params=p.astype(np.float32), roi_box=track.roi_box.astype(np.float64),
+                                    vertices=vertices.astype(np.float32), landmarks68=landmarks.astype(np.float32),
+                                    yaw_pitch_roll_deg=angles.astype(np.float32), score=float(track.score),
+                                    track_id=track.track_id))
+            if video:
+                track.roi_box = crop.roi_from_landmarks(landmarks)  # next frame's crop
+        timings["reconstruct"] = (time.perf_counter() - t4) * 1e3
+        if video:
+            self._tracks = [t for t in tracks if self._inside(t.roi_box, width, height)]
+            self._last_timestamp_ms = timestamp_ms
+        result = FrameResult(self._frame_index, timestamp_ms, (width, height), faces, timings, run_detector)
+        self._frame_index += 1
+        return result
+
+    def _regress(self, rois: list[np.ndarray], frame_rgb: np.ndarray, timings: dict) -> np.ndarray:
+        t0 = time.perf_counter()
+        crops = np.stack([crop.crop_image(frame_rgb, roi) for roi in rois]) if rois else \
+            np.zeros((0, geometry.CROP_SIZE, geometry.CROP_SIZE, 3), np.uint8)
+        t1 = time.perf_counter()
+        params = self.regressor(crops) if len(rois) else np.zeros((0, self.face_model.num_params), np.float32)
+        timings["crop"] += (t1 - t0) * 1e3
+        timings["infer"] += (time.perf_counter() - t1) * 1e3
+        return np.array(params, dtype=np.float32)
+
+    def _landmarks_image(self, params: np.ndarray, roi_box: np.ndarray, with_depth: bool = False) -> np.ndarray:
+        points = geometry.crop_to_image(self.face_model.landmarks68(params), roi_box)
+        return points if with_depth else points[:, :2]
+
+    def _largest(self, detections: list[Detection]) -> list[Detection]:
+        ordered = sorted(detections, key=lambda d: -(d.box_xyxy[2] - d.box_xyxy[0]) * (d.box_xyxy[3] - d.box_xyxy[1]))
+        return ordered[: self.options.max_faces]
+
+    def _update_tracks(self, detections: list[Detection], detector_ran: bool, width: int, height: int) -> list[_Track]:
+        if not detector_ran:
+            return self._tracks
+        # Match detections to tracks by overlap of their ROIs; unmatched tracks are lost, unmatched
+        # detections start new tracks. A matched track keeps its landmark-framed ROI.
+        kept: list[_Track] = []
+        unmatched = list(self._tracks)
+        for detection in self._largest(detections):
+            roi = crop.roi_from_detection(detection.box_xyxy)
+            best, best_iou = None, 0.3
+            for track in unmatched:
+                iou = _box_iou(roi, track.roi_box)
+                if iou > best_iou:
+                    best, best_iou = track, iou
+            if best is not None:
+                unmatched.remove(best)
+                best.score = detection.score
+                kept.append(best)
+            else:
+                kept.append(_Track(self._next_track_id, roi, detection.score))
+                self._next_track_id += 1
+        return kept
+
+    @staticmethod
+    def _inside(roi: np.ndarray, width: int, height: int) -> bool:
+        """A track whose ROI has mostly left the frame is dropped (the face is lost)."""
+        x0, y0, x1, y1 = roi
+        overlap_w = max(0.0, min(x1, width) - max(x0, 0.0))
+        overlap_h = max(0.0, min(y1, height) - max(y0, 0.0))
+        return overlap_w * overlap_h > 0.25 * (x1 - x0) * (y1 - y0)
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0

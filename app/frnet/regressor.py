@@ -1,0 +1,120 @@
+"""The Mobile-FRNet stage: batched 120×120 crops → 62 parameters, through ONNX Runtime.
+
+Execution providers are picked by availability in the order TensorRT → CUDA → CPU (``device="auto"``)
+or forced (``"cpu"``, ``"cuda"``, ``"tensorrt"``). GPU providers only exist in the
+``onnxruntime-gpu`` package, which replaces ``onnxruntime`` (never install both: they overwrite each
+other's files). ONNX Runtime silently drops a provider whose libraries fail to load, so the
+providers the session really got are read back and logged once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FrnetError, ModelFileError
+from .geometry import CROP_SIZE
+
+log = logging.getLogger(__name__)
+
+ONNX_FILE = "mobilefrnet_v1.onnx"
+DEVICES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+AUTO_ORDER = ("tensorrt", "cuda", "cpu")
+
+
+class DeviceUnavailableError(FrnetError):
+    """A forced device's execution provider is not in this onnxruntime build."""
+
+
+def select_providers(device: str = "auto", available: list[str] | None = None) -> list[str]:
+    """Provider list for ``device``; CPU is always appended as the last resort.
+
+    Raises:
+        ValueError: unknown device name.
+        DeviceUnavailableError: a forced device is not available in the installed onnxruntime.
+    """
+    import onnxruntime as ort
+
+    available = list(ort.get_available_providers()) if available is None else list(available)
+    if device == "auto":
+        chosen = [DEVICES[d] for d in AUTO_ORDER if DEVICES[d] in available]
+        if chosen[0] != DEVICES["cpu"]:
+            log.info("ONNX Runtime providers by availability: %s", ", ".join(chosen))
+        return chosen or [DEVICES["cpu"]]
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose from auto, {', '.join(DEVICES)}")
+    provider = DEVICES[device]
+    if provider not in available:
+        raise DeviceUnavailableError(
+            f"--device {device} needs ONNX Runtime's {provider}, which this installation lacks "
+            f"(available: {', '.join(available)}). For GPUs: pip uninstall onnxruntime && pip install onnxruntime-gpu"
+        )
+    return [provider] if provider == DEVICES["cpu"] else [provider, DEVICES["cpu"]]
+
+
+class Regressor:
+    """Runs the shipped (or a given) Mobile-FRNet ONNX graph on batches of crops.
+
+    Args:
+        model_path: ONNX file; default: the shipped ``models/mobilefrnet_v1.onnx``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``tensorrt``.
+        threads: intra-op threads for the CPU provider (``None``: ONNX Runtime's default).
+    """
+
+    def __init__(self, model_path: str | Path | None = None, device: str = "auto", threads: int | None = None):
+        import onnxruntime as ort
+
+        from .resources import resource_path
+
+        self.model_path = Path(model_path) if model_path is not None else resource_path("models", ONNX_FILE)
+        providers = select_providers(device)
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(self.model_path), sess_options=options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            if not self.model_path.is_file():
+                raise ModelFileError(f"network file {self.model_path} does not exist") from exc
+            raise ModelFileError(f"cannot load network {self.model_path}: {str(exc).splitlines()[0]}") from exc
+        self.providers = self._session.get_providers()
+        if self.providers[0] != providers[0]:
+            log.warning("%s could not be used; running on %s", providers[0], self.providers[0])
+        self._input = self._session.get_inputs()[0]
+        shape = self._input.shape
+        if len(shape) != 4 or shape[1:] != [3, CROP_SIZE, CROP_SIZE]:
+            raise ModelFileError(f"{self.model_path}: input shape {shape} is not (batch, 3, {CROP_SIZE}, {CROP_SIZE})")
+        self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.num_params = int(self._session.get_outputs()[0].shape[-1])
+
+    @property
+    def device(self) -> str:
+        return {v: k for k, v in DEVICES.items()}.get(self.providers[0], self.providers[0])
+
+    def check_face_model(self, face_model_file_sha256: str | None) -> None:
+        """Warn when the graph was trained for another face model file than the one loaded."""
+        expected = self.metadata.get("frnet_face_model_sha256")
+        if expected and face_model_file_sha256 and expected != face_model_file_sha256:
+            log.warning("%s was trained with a different face model file than the one loaded", self.model_path.name)
+
+    def __call__(self, crops_rgb: np.ndarray) -> np.ndarray:
+        """``(B, 120, 120, 3)`` uint8 RGB crops → ``(B, 62)`` float32 parameters (empty batch allowed)."""
+        crops_rgb = np.asarray(crops_rgb)
+        if crops_rgb.ndim != 4 or crops_rgb.shape[1:] != (CROP_SIZE, CROP_SIZE, 3):
+            raise ValueError(f"crops must be (B, {CROP_SIZE}, {CROP_SIZE}, 3), got {crops_rgb.shape}")
+        if len(crops_rgb) == 0:
+            return np.zeros((0, self.num_params), np.float32)
+        batch = np.ascontiguousarray(crops_rgb.transpose(0, 3, 1, 2), dtype=np.float32)
+        return self._session.run(None, {self._input.name: batch})[0]
+
+    def describe(self) -> str:
+        return json.dumps({"model": self.model_path.name, "providers": self.providers})
