@@ -1,0 +1,112 @@
+"""A picture of the real window under Xvfb (Qt's xcb platform), checked by pixel statistics.
+
+The app runs in a subprocess through its driver entry point (``python -m frnet.gui.app --video …
+--images … --screenshot OUT``): it plays the bundled sample clip, reconstructs the shared photos
+into the gallery, saves a picture of the whole window and quits. With ``FRNET_UPDATE_SCREENSHOT=1``
+the picture goes to ``docs/img/gui_screenshot.png`` (the one docs/gui.md and the README show).
+
+Needs ``Xvfb`` (Debian: ``xvfb xauth``) and the xcb libraries Qt's platform plugin loads
+(``libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
+libxcb-cursor0 libxkbcommon-x11-0``; ``.ci/run`` installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from frnet.datasets import shared_data_dir
+from frnet.render.overlay import LANDMARK_COLOUR
+from frnet.video import read_image
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_VIDEO = REPO / "assets" / "sample.mp4"
+DOCS_SCREENSHOT = REPO / "docs" / "img" / "gui_screenshot.png"
+SCREEN = (1280, 800)
+XVFB = shutil.which("Xvfb")
+
+pytestmark = pytest.mark.skipif(XVFB is None, reason="Xvfb is not installed (Debian: apt-get install xvfb xauth)")
+
+
+@pytest.fixture(scope="module")
+def xvfb_display():
+    """A private X server on a free display number (Xvfb picks it and reports it on a pipe)."""
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(
+        [XVFB, "-displayfd", str(write_fd), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], 20)
+        number = os.read(read_fd, 32).decode().strip() if ready else ""
+        if not number.isdigit():
+            process.kill()
+            pytest.fail(f"Xvfb did not start: {process.communicate(timeout=10)[1].decode(errors='replace')[-2000:]}")
+        yield f":{number}"
+    finally:
+        os.close(read_fd)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def shared_photos() -> list[Path]:
+    data = shared_data_dir()
+    if data is None:
+        return []
+    names = ("emma.jpg", "trump_hillary.jpg", "JianzhuGuo.jpg")
+    return [p for p in (data / "images" / n for n in names) if p.is_file()]
+
+
+def near_colour(image: np.ndarray, colour: tuple[int, int, int], tolerance: int = 40) -> np.ndarray:
+    return np.all(np.abs(image.astype(np.int16) - np.array(colour, np.int16)) <= tolerance, axis=2)
+
+
+def test_window_screenshot_under_xvfb(xvfb_display, tmp_path):
+    out = DOCS_SCREENSHOT if os.environ.get("FRNET_UPDATE_SCREENSHOT") == "1" else tmp_path / "gui_screenshot.png"
+    photos = shared_photos()
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "FRNET_GUI_VIEW")}
+    env |= {"DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb", "XDG_RUNTIME_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "frnet.gui.app", "--video", str(SAMPLE_VIDEO),
+               "--settings", str(tmp_path / "settings.ini"), "--screenshot", str(out),
+               "--screenshot-after-ms", "4000", "--select-all"]
+    if photos:
+        command += ["--images", *map(str, photos)]
+    run = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
+    log = (run.stdout + run.stderr)[-4000:]
+    if "could not load the Qt platform plugin" in run.stderr.lower():
+        pytest.fail("Qt's xcb platform plugin does not load: install libxcb-icccm4 libxcb-keysyms1 "
+                    "libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-cursor0 "
+                    f"libxkbcommon-x11-0\n{log}")
+    assert run.returncode == 0, log
+    assert "saved the window's picture" in log
+
+    image = read_image(out)
+    height, width = image.shape[:2]
+    assert width >= 1000 and height >= 600, f"window is only {width}×{height}"
+    # Not blank: a real window has widgets, text and a picture.
+    assert image.std() > 25, f"the picture is nearly uniform (std {image.std():.1f})"
+    # The live view (upper left: right of it is the controls dock, below it the gallery) shows the
+    # sample clip with the overlay: the landmarks' light cyan dots are there.
+    view = image[int(0.08 * height):int(0.65 * height), : int(0.75 * width)]
+    assert view.std() > 30
+    landmark_pixels = int(near_colour(view, LANDMARK_COLOUR).sum())
+    assert landmark_pixels > 40, f"no landmark overlay in the live view ({landmark_pixels} cyan pixels)"
+    # The window's chrome is there: a dark UI around it with light text.
+    assert np.median(image) < 140
+    assert (image.max(axis=2) > 200).mean() > 0.01
+    if photos:
+        # The gallery (bottom strip) holds the photos' thumbnails: a varied, not empty, strip.
+        gallery = image[int(0.72 * height):int(0.92 * height), : int(0.6 * width)]
+        assert gallery.std() > 25, "the gallery looks empty"
