@@ -221,8 +221,7 @@ class Pipeline:
                 if track.smoother is None:
                     track.smoother = OneEuroFilter(self.options.smoothing_min_cutoff_hz, self.options.smoothing_beta)
                 global_params = crop.reroi_params(params[i], track.roi_box, frame_roi)
-                scale = crop.reroi_params(self._param_scale, track.roi_box, frame_roi) if False else self._param_scale
-                smoothed = track.smoother(global_params, timestamp_ms / 1000.0, scale)
+                smoothed = track.smoother(global_params, timestamp_ms / 1000.0, self._param_scale)
                 params[i] = crop.reroi_params(smoothed, frame_roi, track.roi_box)
         elif video:
             for track in tracks:

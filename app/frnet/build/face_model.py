@@ -33,7 +33,7 @@ from ..facemodel import FACE_MODEL_FILE, LANDMARKS68_FLIP, LEFT_EYE_OUTER, RIGHT
 
 log = logging.getLogger(__name__)
 
-SCRIPT_VERSION = "1.0"
+SCRIPT_VERSION = "1.1"  # 1.1: centred PCA, similarity directions excluded from both bases
 EYE_CORNER_DISTANCE_MM = 90.0  # adult exocanthion–exocanthion width, a typical value
 # MediaPipe mesh vertices used to fix the canonical frame.
 MP_RIGHT_EYE_OUTER, MP_LEFT_EYE_OUTER, MP_CHIN, MP_FOREHEAD = 33, 263, 152, 10
@@ -233,9 +233,32 @@ def mirror_shapes(shapes: np.ndarray, mirror: np.ndarray) -> np.ndarray:
     return shapes[:, mirror] * np.array([-1.0, 1.0, 1.0])
 
 
-def pca(deviations: np.ndarray, count: int):
-    """Principal components of ``(M, N, 3)`` zero-mean deviations → (components, std, explained ratio)."""
+def similarity_directions(mean: np.ndarray) -> np.ndarray:
+    """Orthonormal ``(7, 3N)`` tangent directions of similarity transforms at ``mean``.
+
+    Translations (3), infinitesimal rotations (3) and scale (1). Pose is the job of the 12 pose
+    parameters; a shape component along these directions would duplicate it (the network could
+    trade scale for an identity coefficient) — Procrustes leaves a small systematic shrink towards
+    the mean in the aligned shapes that otherwise becomes such a component.
+    """
+    centred = mean - mean.mean(axis=0)
+    directions = [np.tile(axis, (len(mean), 1)) for axis in np.eye(3)]
+    directions += [np.cross(axis, centred) for axis in np.eye(3)]
+    directions.append(centred)
+    q, _ = np.linalg.qr(np.stack([d.reshape(-1) for d in directions], axis=1))
+    return q.T
+
+
+def pca(deviations: np.ndarray, count: int, exclude: np.ndarray | None = None):
+    """Principal components of ``(M, N, 3)`` deviations → (components, std, explained ratio).
+
+    The deviations are centred first and, with ``exclude`` (orthonormal rows), projected onto the
+    orthogonal complement of those directions, so no component can contain them.
+    """
     flat = deviations.reshape(len(deviations), -1)
+    flat = flat - flat.mean(axis=0)
+    if exclude is not None:
+        flat = flat - (flat @ exclude.T) @ exclude
     _, singular, vt = np.linalg.svd(flat, full_matrices=False)
     variance = singular**2 / max(len(flat) - 1, 1)
     components = vt[:count]
@@ -345,7 +368,8 @@ def build_face_model(teacher_dir: Path, data_dir: Path, num_identity: int = 40, 
     person_means /= counts[:, None, None]
     multi = counts[inverse] >= 2
     within = aligned[multi] - person_means[inverse[multi]]
-    exp_basis, exp_std, exp_explained = pca(within, num_expression)
+    pose_directions = similarity_directions(mean)
+    exp_basis, exp_std, exp_explained = pca(within, num_expression, exclude=pose_directions)
     report["expression"] = {"samples": int(multi.sum()), "persons": int((counts >= 2).sum()),
                             "explained_ratio": exp_explained.round(4).tolist(),
                             "explained_total": float(exp_explained.sum())}
@@ -354,8 +378,8 @@ def build_face_model(teacher_dir: Path, data_dir: Path, num_identity: int = 40, 
     identity_dev = person_means - mean
     flat = identity_dev.reshape(len(identity_dev), -1)
     e = exp_basis.reshape(num_expression, -1)
-    flat = flat - (flat @ e.T) @ e
-    id_basis, id_std, id_explained = pca(flat.reshape(identity_dev.shape), num_identity)
+    id_basis, id_std, id_explained = pca(flat.reshape(identity_dev.shape), num_identity,
+                                         exclude=np.concatenate([pose_directions, e]))
     report["identity"] = {"persons": int(len(person_ids)), "explained_ratio": id_explained.round(4).tolist(),
                           "explained_total": float(id_explained.sum())}
 

@@ -30,6 +30,9 @@ class AugmentConfig:
     blur_probability: float = 0.2
     occlusion_probability: float = 0.25
     noise_probability: float = 0.15
+    # Context pixels beyond the source photo are exactly black (tight crops such as UTKFace's);
+    # refill them so "black next to the face" never becomes a cue (e.g. for profiled views).
+    padding_fill_probability: float = 0.7
 
 
 def similarity_2d(scale: float, angle_rad: float, src_center, dst_center) -> np.ndarray:
@@ -137,6 +140,10 @@ class Augmenter:
     def photometric(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         cfg = self.config
         img = crop.astype(np.float32)
+        padding = crop.max(axis=2) == 0
+        if padding.mean() > 0.02 and rng.random() < cfg.padding_fill_probability:
+            fill = rng.uniform(0, 255, size=3) + rng.normal(0, rng.uniform(0, 40), size=img.shape)
+            img[padding] = fill[padding]
         if rng.random() < cfg.colour_probability:
             img = img * rng.uniform(0.6, 1.4) + rng.uniform(-30, 30)  # contrast, brightness
             gray = img.mean(axis=2, keepdims=True)
