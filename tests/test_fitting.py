@@ -113,13 +113,8 @@ def test_fit_ignores_nan_landmark_rows(shipped):
     assert pose_errors(result.params, truth)[0] < 0.05
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "build bug: identity component 2 of frnet_face_model_v1 is mostly a global scale change "
-    "(|cos| with the mean-shape direction ≈ 0.85), redundant with the pose scale. face_model.pca() "
-    "runs an uncentred SVD on person means minus the Procrustes mean, whose average is a -6 mm "
-    "(-0.54 %) shrink of that mean (full Procrustes pulls every aligned shape to |mean|·cos θ). "
-    "Fix in app/frnet/build/face_model.py, then rebuild and drop this marker."))
 def test_shape_bases_exclude_the_similarity_modes(shipped):
+    """No shape component may move the face like a pose change (it would duplicate s·R|t)."""
     pose_modes = similarity_modes(shipped.mean_shape.astype(np.float64))
     for basis in (shipped.identity_basis, shipped.expression_basis):
         overlap = basis.reshape(len(basis), -1).astype(np.float64) @ pose_modes.T
