@@ -79,6 +79,21 @@ class TrainingData:
                 torch.from_numpy(np.stack(humans)))
 
 
+def epoch_order(data: TrainingData, rng: np.random.Generator, count: int, profiled_fraction: float) -> np.ndarray:
+    """Shuffled training indices for one epoch, ``profiled_fraction`` of them synthetic views.
+
+    Profiled views outnumber the real images 2:1; drawing a fixed share keeps the real photos
+    (and their human labels) from being drowned out.
+    """
+    real, synthetic = data.indices("train", synthetic=False), data.indices("train", synthetic=True)
+    if len(synthetic) == 0:
+        return rng.permutation(real)[:count] if count <= len(real) else rng.choice(real, count)
+    n_synthetic = int(round(count * profiled_fraction))
+    picks = [rng.choice(real, count - n_synthetic, replace=count - n_synthetic > len(real)),
+             rng.choice(synthetic, n_synthetic, replace=n_synthetic > len(synthetic))]
+    return rng.permutation(np.concatenate(picks))
+
+
 def parameter_statistics(data: TrainingData, rng: np.random.Generator, count: int = 4096):
     """Mean/std of the augmented training parameters: the network predicts them standardised."""
     idx = rng.choice(data.indices("train"), size=min(count, len(data.indices("train"))), replace=False)
@@ -170,7 +185,8 @@ def train(args) -> dict:
     net = MobileFRNet().to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     train_idx = data.indices("train")
-    steps_per_epoch = len(train_idx) // args.batch_size
+    samples_per_epoch = args.samples_per_epoch or len(train_idx)
+    steps_per_epoch = samples_per_epoch // args.batch_size
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
                                                     steps_per_epoch=steps_per_epoch, pct_start=0.05)
     start_epoch, best = 0, math.inf
@@ -205,7 +221,7 @@ def train(args) -> dict:
     started = time.monotonic()
     for epoch in range(start_epoch, args.epochs):
         epoch_start = time.monotonic()
-        order = rng.permutation(train_idx)
+        order = epoch_order(data, rng, samples_per_epoch, args.profiled_fraction)
         sums = {"loss": 0.0, "wpdc": 0.0, "vertex_wing": 0.0, "landmark_wing": 0.0}
         net.train()
         for step in range(steps_per_epoch):
@@ -219,6 +235,8 @@ def train(args) -> dict:
                 "landmark_wing": landmark_wing(pred, torch.nan_to_num(human), has_human),
             }
             loss = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss at epoch {epoch + 1} step {step}: {parts}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
@@ -228,7 +246,7 @@ def train(args) -> dict:
             for k, v in parts.items():
                 sums[k] += v.item()
             if step % 20 == 0:
-                log.info("epoch %d step %d/%d loss %.4f (%.0f img/s)", epoch + 1, step, steps_per_epoch, float(loss),
+                log.info("epoch %d step %d/%d loss %.4f (%.0f img/s)", epoch + 1, step, steps_per_epoch, loss.item(),
                          (step + 1) * args.batch_size / (time.monotonic() - epoch_start))
         row = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()},
                "lr": scheduler.get_last_lr()[0], "seconds": round(time.monotonic() - epoch_start, 1)}
@@ -272,12 +290,16 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=str(DEFAULT_DIR))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--samples-per-epoch", type=int, default=None,
+                        help="random training samples per epoch (default: all); shorter epochs = more checkpoints")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--init-from", default=None, help="start from this checkpoint's weights (fine-tuning)")
+    parser.add_argument("--profiled-fraction", type=float, default=0.5,
+                        help="share of profiled (synthetic large-pose) views in each epoch")
     parser.add_argument("--no-profiled", action="store_true", help="train on real images only")
     parser.add_argument("--max-minutes", type=float, default=None)
     args = parser.parse_args(argv)
