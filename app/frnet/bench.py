@@ -1,0 +1,460 @@
+"""``frnet-app bench``: where the time goes, per stage, on real clips, at 1 and 2 threads.
+
+For every clip (default: the videos of ``../shared/data/videos``) and frame size (the clip's own,
+640×480 and 1280×720 — the clip letterboxed into that size, so faces keep their shape), and every
+thread count, the full ``--video`` job runs on ``--frames`` frames: decode (PyAV) → detect → track →
+crop → infer → reconstruct → render (overlay: mesh + landmarks) → encode (H.264 to a temporary
+file). Reported per stage: median and 90th percentile milliseconds per frame; end to end: frames
+per second over the whole loop. The first ``--warmup`` frames are run but not counted.
+
+Also measured in the same run:
+
+* the regressor alone (random crops; batch 1 and batch 4, per thread count): the network's cost
+  does not depend on its weights, so these numbers hold for the interim and the final network;
+* the peer reference: MediaPipe Face Mesh (legacy ``solutions.face_mesh``) on the same frames,
+  through ``scripts/bench_face_mesh.py`` in the build environment ``.venv-build`` (it needs
+  ``mediapipe==0.10.21``); marked ``n/a`` with the reason when that is missing.
+
+As in ``frnet-app --video``, decoding and encoding run in their own threads and overlap the
+processing, so the end-to-end time per frame is less than the sum of the stages. "Threads" sets
+ONNX Runtime's intra-op threads, OpenCV's threads and the encoder's threads; the decoder, the
+MediaPipe detector and an OpenGL software rasteriser (llvmpipe) pick their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+STAGES = ("decode", "detect", "track", "crop", "infer", "reconstruct", "render", "encode")
+SIZES = ("native", "640x480", "1280x720")
+TARGETS = {"regressor_ms": 1.0, "640x480_fps": 60.0, "1280x720_fps": 30.0}
+_REPO = Path(__file__).resolve().parents[2]
+PEER_SCRIPT = _REPO / "scripts" / "bench_face_mesh.py"
+PEER_PYTHON = _REPO / ".venv-build" / "bin" / "python"
+
+
+@dataclass
+class RunResult:
+    """One clip × size × thread count."""
+
+    clip: str
+    size: str
+    width: int
+    height: int
+    threads: int
+    frames: int
+    fps: float
+    faces_fraction: float
+    stages_ms: dict[str, tuple[float, float]]  # stage → (median, p90) over all frames
+    detect_per_run_ms: tuple[float, float]  # (median, p90) over the frames where the detector ran
+    renderer: str
+
+
+@dataclass
+class PeerResult:
+    clip: str
+    size: str
+    median_ms: float | None = None
+    p90_ms: float | None = None
+    faces_fraction: float | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Report:
+    machine: dict
+    network: dict
+    regressor_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # "threads=1" → {batch1, batch4_per_face}
+    runs: list[RunResult] = field(default_factory=list)
+    peer: list[PeerResult] = field(default_factory=list)
+    command: str = ""
+
+
+# -------------------------------------------------------------------------------------------- inputs
+
+
+def default_clips() -> list[Path]:
+    from .datasets import shared_data_dir
+
+    data = shared_data_dir()
+    if data is None or not (data / "videos").is_dir():
+        return []
+    return sorted((data / "videos").glob("*.mp4"))
+
+
+def _parse_size(text: str) -> tuple[int, int] | None:
+    if text == "native":
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be 'native' or WIDTHxHEIGHT, not {text!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"size {text!r}: width and height must be even and at least 16")
+    return width, height
+
+
+def letterbox(image_rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image_rgb`` scaled to fit ``size`` (width, height) with its aspect kept, padded with black."""
+    import cv2
+
+    width, height = size
+    h, w = image_rgb.shape[:2]
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = cv2.resize(image_rgb, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    out = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - new_w) // 2, (height - new_h) // 2
+    out[y0:y0 + new_h, x0:x0 + new_w] = resized
+    return out
+
+
+def prepare_clip(clip: Path, size: tuple[int, int] | None, frames: int, folder: Path) -> Path:
+    """The clip itself (``size`` None), or its first ``frames`` frames letterboxed into ``size`` as
+    a new H.264 file in ``folder`` (not timed)."""
+    from .video import VideoReader, VideoWriter
+
+    if size is None:
+        return clip
+    out = folder / f"{clip.stem}_{size[0]}x{size[1]}.mp4"
+    with VideoReader(clip) as reader, VideoWriter(out, reader.frame_rate, size, crf=16, preset="ultrafast") as writer:
+        for frame in reader:
+            writer.write(letterbox(frame.image_rgb, size))
+            if writer.frames_written >= frames:
+                break
+    return out
+
+
+# ----------------------------------------------------------------------------------------- measures
+
+
+def _median_p90(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.median(values)), float(np.percentile(values, 90))
+
+
+def bench_regressor(threads: int, runs: int = 200) -> dict[str, float]:
+    """Median ms of the network alone: batch 1, and per face at batch 4."""
+    from .geometry import CROP_SIZE
+    from .regressor import Regressor
+
+    regressor = Regressor(device="cpu", threads=threads)
+    rng = np.random.default_rng(0)
+    out = {}
+    for batch in (1, 4):
+        crops = rng.integers(0, 256, (batch, CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
+        for _ in range(10):
+            regressor(crops)
+        times = []
+        for _ in range(runs if batch == 1 else max(20, runs // 4)):
+            start = time.perf_counter()
+            regressor(crops)
+            times.append((time.perf_counter() - start) * 1e3)
+        median, p90 = _median_p90(times)
+        key = "batch1" if batch == 1 else "batch4_per_face"
+        out[key] = median / batch
+        out[key + "_p90"] = p90 / batch
+    return out
+
+
+def bench_video(path: Path, clip_name: str, size_name: str, threads: int, frames: int, warmup: int,
+                renderer_choice: str) -> RunResult:
+    """The ``--video`` job on ``path`` (the CLI's loop: decoding and encoding in their own threads,
+    overlapping the processing) with per-stage timers."""
+    import cv2
+
+    from .cli import BackgroundWriter, Prefetcher
+    from .pipeline import Pipeline, PipelineOptions
+    from .render import OverlayOptions, create_renderer
+    from .render.from_result import drawings_for
+    from .video import VideoReader, VideoWriter
+
+    cv2.setNumThreads(threads)
+    times: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    detector_runs: list[float] = []
+    overlay = OverlayOptions(landmarks=True, mesh=True)
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="frnet-bench-")))
+        reader = stack.enter_context(VideoReader(path))
+        writer = stack.enter_context(VideoWriter(folder / "out.mp4", reader.frame_rate, reader.size, threads=threads))
+        pipeline = stack.enter_context(Pipeline(PipelineOptions(mode="video", threads=threads)))
+        renderer = stack.enter_context(create_renderer(renderer_choice))
+        prefetcher = stack.enter_context(Prefetcher(reader))
+        encoder = BackgroundWriter(writer)
+        counted = with_faces = 0
+        start = None
+        for index, frame in enumerate(prefetcher):
+            if index == warmup:
+                start = time.perf_counter()
+            result = pipeline.process(frame.image_rgb, frame.timestamp_ms)
+            t0 = time.perf_counter()
+            image = renderer.render(frame.image_rgb, drawings_for(result, pipeline.face_model), overlay)
+            render_ms = (time.perf_counter() - t0) * 1e3
+            encoder.write(image)
+            if index < warmup:
+                continue
+            counted += 1
+            with_faces += bool(result.faces)
+            stage_ms = result.timings_ms
+            for stage in ("detect", "crop", "infer", "reconstruct"):
+                times[stage].append(stage_ms.get(stage, 0.0))
+            times["track"].append(stage_ms.get("track", 0.0) + stage_ms.get("smooth", 0.0))
+            times["render"].append(render_ms)
+            if result.detector_ran:
+                detector_runs.append(stage_ms.get("detect", 0.0))
+            if counted == frames:
+                break
+        encoder.close()  # the last frames are encoded before the clock stops
+        elapsed = time.perf_counter() - start if start is not None and counted else float("nan")
+        times["decode"] = prefetcher.decode_ms[warmup:warmup + counted]
+        times["encode"] = encoder.encode_ms[warmup:warmup + counted]
+        width, height = reader.size
+        renderer_name = renderer.name
+        if renderer_name == "gl":
+            renderer_name = f"gl ({renderer.gl_renderer_name})"
+    if counted == 0:
+        raise InputError(f"{path}: fewer than {warmup + 1} frames; nothing to time")
+    return RunResult(
+        clip=clip_name, size=size_name, width=width, height=height, threads=threads, frames=counted,
+        fps=counted / elapsed, faces_fraction=with_faces / counted,
+        stages_ms={stage: _median_p90(values) for stage, values in times.items()},
+        detect_per_run_ms=_median_p90(detector_runs), renderer=renderer_name,
+    )
+
+
+def bench_peer(path: Path, clip_name: str, size_name: str, frames: int, warmup: int,
+               python: Path = PEER_PYTHON, script: Path = PEER_SCRIPT) -> PeerResult:
+    """MediaPipe Face Mesh on the same file, in the build environment (or n/a with the reason)."""
+    if not script.is_file():
+        return PeerResult(clip_name, size_name, reason=f"{script} is missing (source checkout needed)")
+    if not Path(python).exists():
+        return PeerResult(clip_name, size_name, reason=f"{python} is missing; create it with `make build-env`")
+    command = [str(python), str(script), str(path), "--frames", str(frames), "--warmup", str(warmup)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return PeerResult(clip_name, size_name, reason=f"peer run failed: {exc}")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    try:
+        data = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return PeerResult(clip_name, size_name, reason=f"peer run failed (exit {done.returncode}): {tail}")
+    if "error" in data:
+        return PeerResult(clip_name, size_name, reason=data["error"])
+    return PeerResult(clip_name, size_name, data["median_ms"], data["p90_ms"], data["faces_fraction"])
+
+
+def machine_info() -> dict:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    import onnxruntime
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load_average_1_5_15": [round(v, 2) for v in load],
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def network_info() -> dict:
+    from .regressor import Regressor
+
+    regressor = Regressor(device="cpu", threads=1)
+    meta = regressor.metadata
+    return {"file": regressor.model_path.name, "training_epoch": meta.get("frnet_training_epoch", "?"),
+            "checkpoint": meta.get("frnet_checkpoint", "?")}
+
+
+# ------------------------------------------------------------------------------------------- output
+
+
+def _cell(pair: tuple[float, float]) -> str:
+    median, p90 = pair
+    return "–" if np.isnan(median) else f"{median:.1f} / {p90:.1f}"
+
+
+def _peer_cell(peer: PeerResult | None) -> str:
+    if peer is None:
+        return "–"
+    if peer.median_ms is None:
+        return "n/a"
+    return f"{peer.median_ms:.1f} / {peer.p90_ms:.1f}"
+
+
+def format_report(report: Report, markdown: bool = False) -> str:
+    """The report as a plain-text table (or a Markdown one)."""
+    lines: list[str] = []
+    machine = report.machine
+    load_end = machine.get("load_average_end")
+    lines.append(f"machine: {machine['cpu']}, {machine['cores']} cores, load average (1/5/15 min) "
+                 f"{' '.join(str(v) for v in machine['load_average_1_5_15'])} at the start"
+                 + (f", {' '.join(str(v) for v in load_end)} at the end" if load_end else ""))
+    lines.append(f"network: {report.network['file']} (training epoch {report.network['training_epoch']}); "
+                 f"onnxruntime {machine['onnxruntime']}")
+    if report.runs:
+        lines.append(f"renderer: {report.runs[0].renderer}")
+    lines.append("")
+    lines.append("regressor alone, ms per face (median / p90):")
+    for key, values in report.regressor_ms.items():
+        lines.append(f"  {key}: batch 1 {values['batch1']:.2f} / {values['batch1_p90']:.2f}, "
+                     f"batch 4 {values['batch4_per_face']:.2f} / {values['batch4_per_face_p90']:.2f}")
+    lines.append("")
+    peers = {(p.clip, p.size): p for p in report.peer}
+    header = ["clip", "size", "thr", *STAGES, "detect/run", "e2e fps", "faces", "MP FaceMesh"]
+    rows = []
+    for run in report.runs:
+        rows.append([run.clip, f"{run.width}x{run.height}", str(run.threads),
+                     *(_cell(run.stages_ms[s]) for s in STAGES), _cell(run.detect_per_run_ms), f"{run.fps:.1f}",
+                     f"{100 * run.faces_fraction:.0f} %", _peer_cell(peers.get((run.clip, run.size)))])
+    lines.append("per-stage ms per frame (median / p90; detect/run: the detector's cost on the frames it ran), "
+                 "end-to-end fps with overlay, MediaPipe Face Mesh ms per frame (median / p90) on the same frames:")
+    if markdown:
+        lines.append("")
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    else:
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
+    reasons = sorted({p.reason for p in report.peer if p.reason})
+    for reason in reasons:
+        lines.append(f"MediaPipe Face Mesh n/a: {reason}")
+    lines.append("")
+    lines.extend(target_lines(report))
+    return "\n".join(lines)
+
+
+def target_lines(report: Report) -> list[str]:
+    """The issue's targets against what was measured."""
+    out = ["targets (2 cores):"]
+    one = report.regressor_ms.get("threads=1")
+    if one:
+        ok = one["batch1"] <= TARGETS["regressor_ms"]
+        out.append(f"  regressor ≤ {TARGETS['regressor_ms']:.1f} ms per face at 1 thread: "
+                   f"{one['batch1']:.2f} ms — {'met' if ok else 'NOT met'}")
+    for size in ("640x480", "1280x720"):
+        runs = [r for r in report.runs if f"{r.width}x{r.height}" == size]
+        if not runs:
+            continue
+        best = {}
+        for run in runs:
+            best[run.clip] = max(best.get(run.clip, 0.0), run.fps)
+        median_fps = float(np.median(list(best.values())))
+        target = TARGETS[f"{size}_fps"]
+        out.append(f"  end to end ≥ {target:.0f} fps at {size} with overlay: median over clips (best thread count) "
+                   f"{median_fps:.1f} fps — {'met' if median_fps >= target else 'NOT met'}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    from .cli import add_output_arguments
+    from .render import RENDERER_CHOICES
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Per-stage timings and end-to-end fps (docs/performance.md).")
+    parser.add_argument("--clips", metavar="VIDEO", type=Path, nargs="+",
+                        help="videos to time (default: ../shared/data/videos/*.mp4)")
+    parser.add_argument("--frames", metavar="N", type=int, default=120, help="frames timed per run (default: 120)")
+    parser.add_argument("--warmup", metavar="N", type=int, default=5, help="frames run first, not timed (default: 5)")
+    parser.add_argument("--threads", metavar="N", type=int, nargs="+", default=[1, 2],
+                        help="thread counts to time (default: 1 2)")
+    parser.add_argument("--sizes", metavar="SIZE", nargs="+", default=list(SIZES),
+                        help="'native' and/or WIDTHxHEIGHT (even) (default: native 640x480 1280x720)")
+    parser.add_argument("--renderer", choices=RENDERER_CHOICES, default="auto", help="renderer (default: auto)")
+    parser.add_argument("--no-peer", action="store_true", help="skip the MediaPipe Face Mesh reference")
+    parser.add_argument("--peer-python", metavar="PYTHON", type=Path, default=PEER_PYTHON,
+                        help=f"interpreter with mediapipe 0.10.21 (default: {PEER_PYTHON})")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--json", metavar="FILE", type=Path, help="also write every number as JSON")
+    add_output_arguments(parser)
+    return parser
+
+
+def run(args: argparse.Namespace, command: str) -> Report:
+    clips = args.clips or default_clips()
+    if not clips:
+        raise InputError("no clips to time: ../shared/data/videos is missing; pass --clips VIDEO …")
+    for clip in clips:
+        if not clip.is_file():
+            raise InputError(f"cannot read video {clip}: no such file")
+    sizes = [(name, _parse_size(name)) for name in args.sizes]
+    report = Report(machine=machine_info(), network=network_info(), command=command)
+    for threads in args.threads:
+        report.regressor_ms[f"threads={threads}"] = bench_regressor(threads)
+    with tempfile.TemporaryDirectory(prefix="frnet-bench-clips-") as folder:
+        for clip in clips:
+            for size_name, size in sizes:
+                path = prepare_clip(clip, size, args.warmup + args.frames, Path(folder))
+                for threads in args.threads:
+                    log.info("timing %s at %s, %d thread(s)", clip.name, size_name, threads)
+                    report.runs.append(bench_video(path, clip.stem, size_name, threads, args.frames, args.warmup,
+                                                   args.renderer))
+                if not args.no_peer:
+                    report.peer.append(bench_peer(path, clip.stem, size_name, args.frames, args.warmup,
+                                                  python=args.peer_python))
+                if size is not None:
+                    path.unlink()
+    if hasattr(os, "getloadavg"):
+        report.machine["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    return report
+
+
+def main(argv: list[str], prog: str = "frnet-app bench") -> int:
+    """``frnet-app bench``; see the module doc."""
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    for name, value in (("--frames", args.frames), *(("--threads", t) for t in args.threads)):
+        if value < 1:
+            parser.print_usage(sys.stderr)
+            print(f"{prog}: error: {name} must be at least 1", file=sys.stderr)
+            return 2
+    try:
+        for size in args.sizes:
+            _parse_size(size)
+    except argparse.ArgumentTypeError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    report = run(args, command=" ".join([prog, *argv]))
+    if not args.quiet:
+        print(format_report(report, markdown=args.markdown))
+    if args.json is not None:
+        from .video import atomic_write
+
+        with atomic_write(args.json) as temp:
+            temp.write_text(json.dumps(asdict(report), indent=1) + "\n", encoding="utf-8")
+    return 0

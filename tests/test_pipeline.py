@@ -1,0 +1,270 @@
+"""The pipeline on real photos and clips: faces found, sane geometry, tracking, reset, rendering.
+
+The shipped network may be an interim one, so landmark *accuracy* is not asserted here — only
+geometry a working pipeline must have (faces found, landmarks inside the detected face, shapes).
+Tracking logic is checked with a stub regressor whose output is consistent with the ROI framing,
+so it does not depend on the network's quality.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+
+from frnet import crop, geometry
+from frnet.datasets import shared_data_dir
+from frnet.facemodel import load_face_model
+from frnet.pipeline import FrameResult, Pipeline, PipelineOptions
+from frnet.render.from_result import drawings_for
+
+SHARED = shared_data_dir()
+needs_shared = pytest.mark.skipif(SHARED is None, reason="../shared/data is not present (read-only dev data)")
+EXPECTED_FACES = {"emma.jpg": 3, "trump_hillary.jpg": 2, "JianzhuGuo.jpg": 1}
+TRACK_CLIP = "WDA_AlexandriaOcasioCortez_000.mp4"  # 512², one talking face
+
+
+def _image(name: str) -> np.ndarray:
+    from frnet.video import read_image
+
+    return read_image(SHARED / "images" / name)
+
+
+def _clip_frames(name: str, count: int) -> list:
+    from frnet.video import VideoReader
+
+    frames = []
+    with VideoReader(SHARED / "videos" / name) as reader:
+        for frame in reader:
+            frames.append(frame)
+            if len(frames) == count:
+                break
+    return frames
+
+
+@pytest.fixture(scope="module")
+def face_model():
+    return load_face_model()
+
+
+@pytest.fixture(scope="module")
+def image_pipeline(face_model):
+    with Pipeline(PipelineOptions(mode="image"), face_model=face_model) as pipeline:
+        yield pipeline
+
+
+def _inside(points_xy: np.ndarray, box: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    pad = margin * (box[2] - box[0])
+    return ((points_xy >= box[:2] - pad) & (points_xy <= box[2:] + pad)).all(axis=1)
+
+
+# -- image mode -------------------------------------------------------------------------------------
+@needs_shared
+@pytest.mark.shared
+@pytest.mark.parametrize("name", sorted(EXPECTED_FACES))
+def test_image_mode_on_shared_photos(image_pipeline, face_model, name):
+    image = _image(name)
+    detections = image_pipeline.detector(image)
+    result = image_pipeline.process(image)
+    assert isinstance(result, FrameResult)
+    assert result.image_size == (image.shape[1], image.shape[0])
+    assert len(result.faces) == EXPECTED_FACES[name]
+    assert result.timings_ms["infer"] > 0
+    for face in result.faces:
+        assert face.landmarks68.shape == (68, 3)
+        assert face.vertices.shape == (face_model.num_dense_vertices, 3)
+        assert face.params.shape == (62,)
+        assert np.isfinite(face.vertices).all() and np.isfinite(face.yaw_pitch_roll_deg).all()
+        # Every landmark lies inside the detector box of this face (with a 15 % margin for the chin
+        # and brows, which BlazeFace's box can cut) and inside the ROI the network saw.
+        landmarks = face.landmarks68[:, :2]
+        centre = landmarks.mean(axis=0)
+        box = min((d.box_xyxy for d in detections),
+                  key=lambda b: np.abs((b[:2] + b[2:]) / 2 - centre).sum())
+        assert _inside(landmarks, box, margin=0.15).all(), f"{name}: landmarks outside the detected face"
+        assert _inside(landmarks, face.roi_box).all()
+        # Most of the dense mesh projects inside the ROI too.
+        assert _inside(face.vertices[:, :2], face.roi_box, margin=0.05).mean() > 0.95
+    ids = [face.track_id for face in result.faces]
+    assert ids == list(range(len(ids)))
+
+
+@needs_shared
+@pytest.mark.shared
+def test_faces_are_batched_in_one_inference_call(face_model, monkeypatch):
+    from frnet.regressor import Regressor
+
+    calls = []
+    original = Regressor.__call__
+
+    def counting(self, crops):
+        calls.append(len(crops))
+        return original(self, crops)
+
+    monkeypatch.setattr(Regressor, "__call__", counting)
+    with Pipeline(PipelineOptions(mode="image"), face_model=face_model) as pipeline:
+        pipeline.process(_image("emma.jpg"))
+    assert calls == [3, 3]  # detector-framed pass, then landmark-framed pass: all faces together
+
+
+def test_no_face_gives_an_empty_list(image_pipeline):
+    rng = np.random.default_rng(0)
+    image = rng.integers(90, 110, (240, 320, 3), dtype=np.uint8)
+    result = image_pipeline.process(image)
+    assert result.faces == []
+    assert drawings_for(result, image_pipeline.face_model) == []
+
+
+def test_bad_frame_is_a_value_error(image_pipeline):
+    with pytest.raises(ValueError, match="uint8"):
+        image_pipeline.process(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(ValueError):
+        image_pipeline.process(np.zeros((10, 10), np.uint8))
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError):
+        PipelineOptions(mode="live")
+    with pytest.raises(ValueError):
+        PipelineOptions(redetect_every=0)
+    with pytest.raises(ValueError):
+        PipelineOptions(max_faces=0)
+
+
+# -- video mode: tracking ---------------------------------------------------------------------------
+class FramedRegressor:
+    """Always predicts the same face, placed in the crop exactly as the ROI rule frames landmarks,
+    so a tracked ROI is a fixed point (a perfectly self-consistent network)."""
+
+    metadata: dict = {}
+
+    def __init__(self, face_model) -> None:
+        params = np.zeros(face_model.num_params)
+        mean = face_model.mean_shape
+        scale = 70.0 / float(np.ptp(mean[:, 0]))
+        params[:12] = geometry.compose_pose(scale, np.eye(3), np.array([60.0, 60.0, 0.0])).reshape(12)
+        landmarks = face_model.landmarks68(params)[:, :2]
+        full_crop = np.array([0.0, 0.0, geometry.CROP_SIZE, geometry.CROP_SIZE])
+        self.params = crop.reroi_params(params, full_crop, crop.roi_from_landmarks(landmarks)).astype(np.float32)
+        self.num_params = face_model.num_params
+        self.calls: list[int] = []
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        self.calls.append(len(crops))
+        return np.tile(self.params, (len(crops), 1))
+
+
+class CountingDetector:
+    def __init__(self, inner) -> None:
+        self.inner, self.calls, self.resets = inner, 0, 0
+
+    def __call__(self, frame, timestamp_ms=None):
+        self.calls += 1
+        return self.inner(frame, timestamp_ms)
+
+    def reset(self) -> None:
+        self.resets += 1
+        self.inner.reset()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture(scope="module")
+def track_frames():
+    if SHARED is None:
+        pytest.skip("../shared/data is not present (read-only dev data)")
+    return _clip_frames(TRACK_CLIP, 45)
+
+
+def test_stub_regressor_is_a_fixed_point(face_model):
+    stub = FramedRegressor(face_model)
+    roi = np.array([100.0, 50.0, 300.0, 250.0])
+    landmarks = geometry.crop_to_image(face_model.landmarks68(stub.params), roi)
+    np.testing.assert_allclose(crop.roi_from_landmarks(landmarks), roi, atol=1e-3)
+
+
+@pytest.mark.shared
+def test_video_mode_keeps_track_ids_and_honours_redetect_every(face_model, track_frames):
+    from frnet.detect import create_detector
+
+    stub = FramedRegressor(face_model)
+    detector = CountingDetector(create_detector("blazeface", running_mode="video"))
+    options = PipelineOptions(mode="video", redetect_every=5, smoothing=True)
+    with Pipeline(options, face_model=face_model, regressor=stub, detector=detector) as pipeline:
+        results = [pipeline.process(f.image_rgb, f.timestamp_ms) for f in track_frames]
+    assert all(len(r.faces) == 1 for r in results)
+    assert {r.faces[0].track_id for r in results} == {0}
+    ran = [r.frame_index for r in results if r.detector_ran]
+    assert ran == list(range(0, len(results), 5))
+    assert detector.calls == len(ran)
+    assert [r.frame_index for r in results] == list(range(len(results)))
+    # Tracked frames crop once per face (no second, landmark-framed pass).
+    assert stub.calls[:2] == [1, 1] and set(stub.calls[2:]) == {1}
+    assert len(stub.calls) == len(results) + 1
+
+
+@pytest.mark.shared
+def test_reset_starts_a_new_video(face_model, track_frames):
+    from frnet.detect import create_detector
+
+    detector = CountingDetector(create_detector("blazeface", running_mode="video"))
+    with Pipeline(PipelineOptions(mode="video", redetect_every=100), face_model=face_model,
+                  regressor=FramedRegressor(face_model), detector=detector) as pipeline:
+        first = [pipeline.process(f.image_rgb, f.timestamp_ms) for f in track_frames[:4]]
+        resets_before = detector.resets
+        pipeline.reset()
+        again = [pipeline.process(f.image_rgb, f.timestamp_ms) for f in track_frames[:4]]
+    assert detector.resets == resets_before + 1
+    assert [r.detector_ran for r in first] == [True, False, False, False]
+    assert [r.detector_ran for r in again] == [True, False, False, False]
+    assert [r.frame_index for r in again] == [0, 1, 2, 3]
+    assert again[0].faces[0].track_id == 0
+    np.testing.assert_allclose(again[0].faces[0].roi_box, first[0].faces[0].roi_box)
+
+
+@pytest.mark.shared
+def test_video_mode_with_the_real_network_finds_the_face(face_model, track_frames):
+    with Pipeline(PipelineOptions(mode="video", dense=False), face_model=face_model) as pipeline:
+        results = [pipeline.process(f.image_rgb, f.timestamp_ms) for f in track_frames[:20]]
+    assert sum(bool(r.faces) for r in results) >= 19
+    for result in results:
+        for face in result.faces:
+            assert face.vertices.shape == (0, 3)  # dense off
+            assert _inside(face.landmarks68[:, :2], np.array([0, 0, *result.image_size]), margin=0.05).all()
+    drawings = drawings_for(results[-1], face_model)
+    assert len(drawings) == len(results[-1].faces)
+    assert all(len(d.triangles) == 0 and d.landmarks68 is not None for d in drawings)
+
+
+# -- crops ------------------------------------------------------------------------------------------
+def test_area_crop_of_a_roi_whose_corners_round_differently():
+    """Regression: x and y rounded separately made the area-averaged crop region non-square."""
+    image = np.zeros((500, 500, 3), np.uint8)
+    assert crop.crop_image(image, np.array([0.6, 0.4, 400.8, 400.6])).shape == (120, 120, 3)
+
+
+# -- rendering: GL and CPU agree on a real frame ----------------------------------------------------
+@needs_shared
+@pytest.mark.shared
+def test_gl_and_cpu_renderers_agree_on_a_real_frame(image_pipeline):
+    from frnet.render import CPURenderer, GLRenderer, GLUnavailableError, OverlayOptions
+
+    try:
+        gl = GLRenderer()
+    except GLUnavailableError as exc:
+        pytest.skip(f"no OpenGL here: {exc}")
+    frame = _clip_frames(TRACK_CLIP, 1)[0].image_rgb
+    result = image_pipeline.process(frame)
+    assert len(result.faces) == 1
+    drawings = drawings_for(result, image_pipeline.face_model)
+    options = OverlayOptions(landmarks=False, mesh=True, mesh_opacity=1.0)
+    with gl, CPURenderer() as cpu:
+        gl_out, cpu_out = gl.render(frame, drawings, options), cpu.render(frame, drawings, options)
+    gl_mask = np.abs(gl_out.astype(int) - frame).sum(axis=2) > 0
+    cpu_mask = np.abs(cpu_out.astype(int) - frame).sum(axis=2) > 0
+    iou = (gl_mask & cpu_mask).sum() / (gl_mask | cpu_mask).sum()
+    assert iou > 0.95
+    both = gl_mask & cpu_mask
+    assert np.abs(gl_out[both].astype(float).mean(axis=0) - cpu_out[both].astype(float).mean(axis=0)).max() < 10
+    assert np.abs(gl_out.astype(int) - cpu_out)[both].mean() < 12
