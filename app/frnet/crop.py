@@ -51,6 +51,7 @@ def _crop_area(image: np.ndarray, roi_box: np.ndarray, size: int) -> np.ndarray:
     h, w = image.shape[:2]
     x0, y0, x1, y1 = (int(round(float(v))) for v in roi_box)
     side = x1 - x0
+    y1 = y0 + side  # rounding x and y separately could make the region non-square
     canvas = np.zeros((side, side, *image.shape[2:]), dtype=image.dtype)
     sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if sx1 > sx0 and sy1 > sy0:

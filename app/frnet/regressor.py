@@ -45,7 +45,7 @@ def select_providers(device: str = "auto", available: list[str] | None = None) -
     available = list(ort.get_available_providers()) if available is None else list(available)
     if device == "auto":
         chosen = [DEVICES[d] for d in AUTO_ORDER if DEVICES[d] in available]
-        if chosen[0] != DEVICES["cpu"]:
+        if chosen and chosen[0] != DEVICES["cpu"]:
             log.info("ONNX Runtime providers by availability: %s", ", ".join(chosen))
         return chosen or [DEVICES["cpu"]]
     if device not in DEVICES:
