@@ -33,6 +33,8 @@ from .smoothing import OneEuroFilter
 log = logging.getLogger(__name__)
 
 STAGES = ("detect", "track", "crop", "infer", "reconstruct", "smooth")
+MATCH_MIN_IOU = 0.2  # a detection continues a track when their ROIs overlap at least this much
+ROI_DRIFT_LOG_RATIO = 0.15  # ≈ 16 % size difference between tracked and detected ROI → re-anchor
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ class Pipeline:
         unmatched = list(self._tracks)
         for detection in self._largest(detections):
             roi = crop.roi_from_detection(detection.box_xyxy)
-            best, best_iou = None, 0.3
+            best, best_iou = None, MATCH_MIN_IOU
             for track in unmatched:
                 iou = _box_iou(roi, track.roi_box)
                 if iou > best_iou:
@@ -287,6 +289,10 @@ class Pipeline:
             if best is not None:
                 unmatched.remove(best)
                 best.score = detection.score
+                # Landmark-framed ROIs feed back into themselves, so any size bias of the network
+                # compounds frame after frame; the detector re-anchors the scale when it drifts.
+                if abs(np.log((best.roi_box[2] - best.roi_box[0]) / (roi[2] - roi[0]))) > ROI_DRIFT_LOG_RATIO:
+                    best.roi_box = roi
                 kept.append(best)
             else:
                 kept.append(_Track(self._next_track_id, roi, detection.score))
