@@ -22,7 +22,7 @@ $(BUILD_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(BUILD_VENV)
 	$(BUILD_VENV)/bin/pip install --quiet --upgrade pip
 	$(BUILD_VENV)/bin/pip install --quiet --no-deps mediapipe==0.10.21
-	$(BUILD_VENV)/bin/pip install --quiet numpy opencv-python-headless absl-py 'protobuf>=4.25.3,<5' flatbuffers attrs matplotlib scipy trimesh networkx
+	$(BUILD_VENV)/bin/pip install --quiet numpy opencv-python-headless absl-py 'protobuf>=4.25.3,<5' flatbuffers attrs matplotlib scipy trimesh networkx dlib-bin face-recognition-models
 	$(BUILD_VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 

@@ -7,6 +7,7 @@
     frnet-app --image a.jpg photos/ --out OUTDIR  # overlays, meshes, landmark JSON and CSV
     frnet-app --webcam 0 --out rec.mp4          # record the overlay until Ctrl-C
     frnet-app bench [...]                       # the benchmark (frnet.bench)
+    frnet-app eval --pred P.csv --gt GT         # landmark NME vs ground truth (frnet.evaluate)
 
 Every option is in docs/cli.md. Exit codes: 0 done, 2 a user error (one line ``frnet-app: error:
 …`` on stderr, no traceback unless ``-v``), 130 interrupted (Ctrl-C; a video being written is
@@ -48,9 +49,9 @@ CSV_NAME = "landmarks68.csv"
 ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
 # name → "module:function"; the function takes (argv: list[str], prog: str) and returns an exit code.
-# The training issue adds "eval" here.
 SUBCOMMANDS: dict[str, str] = {
     "bench": "frnet.bench:main",
+    "eval": "frnet.evaluate:main",
 }
 
 
@@ -625,7 +626,8 @@ def run_video(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     stats.seconds = time.perf_counter() - started  # up to the finished file
     width, height = reader.size
-    _say(args.quiet, f"wrote {out}: {width}x{height} at {reader.fps:.3f} fps{audio}; {stats.line()}")
+    damaged = f"; {reader.decode_errors} damaged packet(s) of the input skipped" if reader.decode_errors else ""
+    _say(args.quiet, f"wrote {out}: {width}x{height} at {reader.fps:.3f} fps{audio}; {stats.line()}{damaged}")
     return EXIT_OK
 
 
