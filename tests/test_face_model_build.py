@@ -45,9 +45,9 @@ def built(tmp_path_factory):
         pytest.skip(f"{BUILD_PYTHON} not found: run `make build-env` (legacy MediaPipe Face Mesh)")
     out = tmp_path_factory.mktemp("face_model_build")
     teacher = out / "teacher"
-    _run(["-m", "frnet.build.teacher", "--limit", str(LIMIT), "--out", str(teacher)], REPO, 60)
+    _run(["-m", "frnet.build.teacher", "--limit", str(LIMIT), "--out", str(teacher)], REPO, 600)
     result = _run(["-m", "frnet.build.face_model", "--teacher", str(teacher), "--out", str(out / "fm.npz"),
-                   "--num-identity", str(NUM_IDENTITY), "--num-expression", str(NUM_EXPRESSION)], REPO, 60)
+                   "--num-identity", str(NUM_IDENTITY), "--num-expression", str(NUM_EXPRESSION)], REPO, 600)
     report = json.loads(result.stdout[result.stdout.index("{"):])
     return load_face_model(out / "fm.npz"), report, teacher
 

