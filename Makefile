@@ -33,7 +33,7 @@ demo: setup
 	$(VENV)/bin/frnet-app --video assets/sample.mp4 --out out/sample_frnet.mp4
 
 test: setup build-env
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -ra
+	QT_QPA_PLATFORM=offscreen OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -ra
 
 clean:
 	rm -rf $(VENV) $(BUILD_VENV) .pytest_cache out
