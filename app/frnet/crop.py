@@ -94,3 +94,12 @@ def roi_from_detection(box_xyxy: np.ndarray) -> np.ndarray:
     cx = (x0 + x1) / 2
     cy = (y0 + y1) / 2 + DETECTOR_ROI_SHIFT_Y * width
     return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes (0 when either is empty)."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0

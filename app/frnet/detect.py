@@ -31,6 +31,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from .crop import box_iou
 from .errors import ModelFileError
 from .resources import resource_path
 
@@ -311,18 +312,10 @@ def _tile_starts(length: int, side: int) -> list[int]:
     return sorted({round(v) for v in np.linspace(0, length - side, count)})
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _nms(detections: list[Detection], iou_threshold: float) -> list[Detection]:
     kept: list[Detection] = []
     for det in sorted(detections, key=lambda d: d.score, reverse=True):
-        if all(_iou(det.box_xyxy, k.box_xyxy) <= iou_threshold for k in kept):
+        if all(box_iou(det.box_xyxy, k.box_xyxy) <= iou_threshold for k in kept):
             kept.append(det)
     return kept
 

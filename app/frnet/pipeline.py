@@ -283,7 +283,7 @@ class Pipeline:
             roi = crop.roi_from_detection(detection.box_xyxy)
             best, best_iou = None, MATCH_MIN_IOU
             for track in unmatched:
-                iou = _box_iou(roi, track.roi_box)
+                iou = crop.box_iou(roi, track.roi_box)
                 if iou > best_iou:
                     best, best_iou = track, iou
             if best is not None:
@@ -307,10 +307,3 @@ class Pipeline:
         overlap_h = max(0.0, min(y1, height) - max(y0, 0.0))
         return overlap_w * overlap_h > 0.25 * (x1 - x0) * (y1 - y0)
 
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
