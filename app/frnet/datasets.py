@@ -39,7 +39,7 @@ def read_landmarks_csv(path: str | Path) -> dict[str, np.ndarray | None]:
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: e.g. a cell over 128 KiB
         raise InputError(f"cannot read landmark CSV {path}: {exc}") from exc
     if not rows or [c.strip() for c in rows[0]] != LANDMARK_CSV_HEADER:
         raise InputError(f"{path}: expected the header image,x0,y0,…,x67,y67")
@@ -79,7 +79,7 @@ def read_pts(path: str | Path) -> np.ndarray:
         text = path.read_text(encoding="utf-8", errors="strict")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read .pts file {path}: {exc}") from exc
-    header = re.search(r"n_points\s*:\s*(\d+)", text)
+    header = re.search(r"n_points\s*:\s*([0-9]{1,9})(?![0-9])", text)  # bounded: int() refuses > 4300 digits
     body = _PTS_BODY.search(text)
     if header is None or body is None:
         raise InputError(f"{path}: not a .pts file (needs 'n_points:' and a {{ … }} block)")

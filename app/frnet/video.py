@@ -38,6 +38,8 @@ _BT709 = 1
 _LIMITED_RANGE = 1
 # PCM is legal in MP4/MOV on paper but few players play it there, so it is re-encoded.
 _NEVER_REMUX_PREFIXES = ("pcm_",)
+# A badly damaged file can fail on every packet: warn about the first few, count the rest.
+MAX_DECODE_WARNINGS = 3
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -182,8 +184,9 @@ class VideoReader:
     """Frames of a video file's first video stream, upright, in RGB.
 
     Iterate once: ``for frame in reader: ...`` yields :class:`VideoFrame` s. Packets that fail to
-    decode are skipped with a warning and counted in :attr:`decode_errors`; a file cut short ends
-    early with the frames it has.
+    decode are skipped and counted in :attr:`decode_errors` (the first
+    :data:`MAX_DECODE_WARNINGS` with a warning each, then one warning with the total at the end);
+    a file cut short ends early with the frames it has.
 
     Attributes:
         fps: average frame rate (frames per second).
@@ -263,7 +266,12 @@ class VideoReader:
                 yield from packet.decode()
             except av.FFmpegError as exc:
                 self._count_error(f"skipped a packet that does not decode ({exc})")
-        if not self.frame_count_is_estimate and self._index < self.frame_count:
+        short = not self.frame_count_is_estimate and self._index < self.frame_count
+        if self.decode_errors:
+            of = f" of {self.frame_count}" if not self.frame_count_is_estimate else ""
+            logger.warning("%s: %d damaged packet(s) skipped; %d%s frames decoded",
+                           self.path, self.decode_errors, self._index, of)
+        elif short:
             logger.warning(
                 "%s: ended after %d of %d frames (the file may be truncated)",
                 self.path, self._index, self.frame_count,
@@ -271,7 +279,11 @@ class VideoReader:
 
     def _count_error(self, message: str) -> None:
         self.decode_errors += 1
-        logger.warning("%s: %s", self.path, message)
+        if self.decode_errors <= MAX_DECODE_WARNINGS:
+            more = "; further damaged packets are counted quietly" if self.decode_errors == MAX_DECODE_WARNINGS else ""
+            logger.warning("%s: %s%s", self.path, message, more)
+        else:
+            logger.debug("%s: %s", self.path, message)
 
     def _to_video_frame(self, frame: av.VideoFrame) -> VideoFrame:
         image = frame.to_ndarray(format="rgb24")
