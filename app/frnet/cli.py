@@ -49,7 +49,6 @@ PROG = "frnet-app"
 EXIT_OK = 0
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 CSV_NAME = "landmarks68.csv"
 ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
@@ -723,6 +722,8 @@ def run_webcam(args: argparse.Namespace) -> int:
 def collect_images(paths: list[Path]) -> tuple[list[Path], list[str]]:
     """Files given (as given, even if missing), plus the images (by suffix, sorted) of folders
     given; and one problem per folder without images."""
+    from .video import IMAGE_SUFFIXES
+
     images: list[Path] = []
     problems: list[str] = []
     for path in paths:

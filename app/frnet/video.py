@@ -118,6 +118,10 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
 # -------------------------------------------------------------------------------------------- images
 
 
+# Still-image files the jobs and the app pick up from folders (all readable by OpenCV).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as ``H×W×3`` uint8 RGB, upright (EXIF orientation applied).
 

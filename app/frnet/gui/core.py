@@ -27,11 +27,13 @@ from ..facemodel import FaceModel, load_face_model
 from ..pipeline import STAGES, FrameResult, Pipeline, PipelineOptions
 from ..render import OverlayOptions, Renderer
 from ..render.from_result import drawings_for
+from ..video import IMAGE_SUFFIXES as _IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv"})
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+# The same list the command line uses, as a set for lookups.
+IMAGE_SUFFIXES = frozenset(_IMAGE_SUFFIXES)
 EXPORT_FORMATS = ("obj", "ply", "glb")
 THUMBNAIL_SIDE_PX = 200
 PREVIEW_MAX_SIDE_PX = 1600
