@@ -14,6 +14,7 @@ import pytest
 
 from frnet.errors import InputError, OutputError
 from frnet.video import VideoReader, VideoWriter, atomic_write, read_image, write_image_atomic
+from test_reliability_video import faststart_copy  # one remux helper for both video test files
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_VIDEOS = REPO.parent / "shared" / "data" / "videos"
@@ -294,16 +295,6 @@ def test_file_without_video_raises_input_error(tmp_path):
         VideoReader(path)
 
 
-def _faststart_copy(source: Path, target: Path) -> None:
-    """Remux with the index (moov) first, as streamed files have it, so a cut file stays readable."""
-    with av.open(str(source)) as src, av.open(str(target), "w", options={"movflags": "+faststart"}) as dst:
-        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
-        for packet in src.demux():
-            if packet.dts is not None:
-                packet.stream = streams[packet.stream.index]
-                dst.mux(packet)
-
-
 @needs_shared_clip
 @pytest.mark.shared
 def test_truncated_clip_reads_the_frames_it_has(tmp_path, caplog):
@@ -314,7 +305,7 @@ def test_truncated_clip_reads_the_frames_it_has(tmp_path, caplog):
     with pytest.raises(InputError, match="cut.mp4"):
         VideoReader(cut)
     # With the index first, a cut file yields the frames before the cut.
-    _faststart_copy(SHARED_CLIP, tmp_path / "fast.mp4")
+    faststart_copy(SHARED_CLIP, tmp_path / "fast.mp4")
     fast = (tmp_path / "fast.mp4").read_bytes()
     cut.write_bytes(fast[: len(fast) // 2])
     reader, decoded = _read_all(cut)
