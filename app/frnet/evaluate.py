@@ -42,12 +42,12 @@ import numpy as np
 
 from .datasets import NUM_LANDMARKS, read_landmarks_csv, read_pts
 from .errors import InputError, OutputError
+from .facemodel import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FAILURE_THRESHOLD = 0.10
 YAW_BINS_DEG = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.0))
-LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
 PREDICTIONS_CSV = "landmarks68.csv"  # what frnet-app --image writes into its output folder
 MAT_POINTS_KEY = "pt3d_68"
 MAT_POSE_KEY = "Pose_Para"

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from .. import geometry
-from ..facemodel import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, load_face_model
+from ..evaluate import nme
+from ..facemodel import load_face_model
 from .augment import Augmenter
 from .labels import CONTEXT_ROI, DEFAULT_DIR
 from .losses import LandmarkWingLoss, TorchFaceModel, VertexWingLoss, WPDCLoss
@@ -102,18 +103,6 @@ def parameter_statistics(data: TrainingData, rng: np.random.Generator, count: in
     return params.mean(axis=0).astype(np.float32), (params.std(axis=0) + 1e-6).astype(np.float32)
 
 
-def landmark_nme(pred_landmarks: np.ndarray, target: np.ndarray, normalise: str = "box") -> np.ndarray:
-    """Per-sample NME: mean 2D error / √(w·h) of the target's 68-point box (``"box"``, the
-    AFLW2000-3D protocol, meaningful at any yaw) or / outer-eye-corner distance (``"eye"``, which
-    collapses for profile faces)."""
-    if normalise == "box":
-        extent = target.max(axis=1) - target.min(axis=1)
-        norm = np.sqrt(extent[:, 0] * extent[:, 1])
-    else:
-        norm = np.linalg.norm(target[:, LEFT_EYE_OUTER] - target[:, RIGHT_EYE_OUTER], axis=-1)
-    return np.linalg.norm(pred_landmarks - target, axis=-1).mean(axis=-1) / norm
-
-
 @torch.no_grad()
 def evaluate(net, data: TrainingData, face_model, stats, indices: np.ndarray, batch_size: int = 128) -> dict:
     """Box-normalised NME of the 68 landmarks vs. the fitted labels (all, and per |yaw| bin) and vs.
@@ -129,12 +118,12 @@ def evaluate(net, data: TrainingData, face_model, stats, indices: np.ndarray, ba
         images, target, human = data.batch(idx, rng, train=False)
         pred = (net(normalize_input(images)) * std + mean).numpy()
         pred_lm = face_model.landmarks68(pred)[..., :2]
-        nme_fit.append(landmark_nme(pred_lm, face_model.landmarks68(target.numpy())[..., :2]))
+        nme_fit.append(nme(pred_lm, face_model.landmarks68(target.numpy())[..., :2]))
         human = human.numpy()
         has = np.all(np.isfinite(human.reshape(len(idx), -1)), axis=1)
         if has.any():
-            nme_human.append(landmark_nme(pred_lm[has], human[has]))
-            nme_human_eye.append(landmark_nme(pred_lm[has], human[has], "eye"))
+            nme_human.append(nme(pred_lm[has], human[has]))
+            nme_human_eye.append(nme(pred_lm[has], human[has], "eye"))
         yaws.append(np.abs(data.yaw[idx]))
     net.train()
     result = {"nme_vs_labels": float(np.concatenate(nme_fit).mean())}
