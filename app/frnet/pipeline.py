@@ -122,6 +122,7 @@ class _Track:
     track_id: int
     roi_box: np.ndarray
     score: float
+    landmark_framed: bool = False  # the ROI comes from this track's own landmarks (not a detector box)
     smoother: OneEuroFilter | None = None
 
 
@@ -204,7 +205,7 @@ class Pipeline:
 
         # crop + infer (+ a landmark-framed second pass for faces without a landmark ROI yet).
         params = self._regress([t.roi_box for t in tracks], frame_rgb, timings)
-        fresh = [i for i, t in enumerate(tracks) if not video or t.smoother is None]
+        fresh = [i for i, t in enumerate(tracks) if not t.landmark_framed]
         if fresh:
             t2 = time.perf_counter()
             landmarks = [self._landmarks_image(params[i], tracks[i].roi_box) for i in fresh]
@@ -225,9 +226,6 @@ class Pipeline:
                 global_params = crop.reroi_params(params[i], track.roi_box, frame_roi)
                 smoothed = track.smoother(global_params, timestamp_ms / 1000.0, self._param_scale)
                 params[i] = crop.reroi_params(smoothed, frame_roi, track.roi_box)
-        elif video:
-            for track in tracks:
-                track.smoother = track.smoother or OneEuroFilter()
         timings["smooth"] = (time.perf_counter() - t3) * 1e3
 
         # reconstruct.
@@ -246,6 +244,7 @@ class Pipeline:
                                     track_id=track.track_id))
             if video:
                 track.roi_box = crop.roi_from_landmarks(landmarks)  # next frame's crop
+                track.landmark_framed = True
         timings["reconstruct"] = (time.perf_counter() - t4) * 1e3
         if video:
             self._tracks = [t for t in tracks if self._inside(t.roi_box, width, height)]
