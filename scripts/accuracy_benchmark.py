@@ -53,8 +53,11 @@ log = logging.getLogger("accuracy_benchmark")
 
 REPO = Path(__file__).resolve().parents[1]
 SETS = ("ytf68_val", "profiled_val")
-SYSTEMS = ("frnet", "mediapipe", "dlib")
-SYSTEM_TITLES = {"frnet": "frnet (Mobile-FRNet)", "mediapipe": "MediaPipe Face Mesh → 68",
+SYSTEMS = ("frnet", "frnet-fp32", "mediapipe", "dlib")
+# "frnet" is what users get on a CPU (the int8 graph, --precision auto); "frnet-fp32" the float32
+# graph that GPUs run and that the torch checkpoint exports.
+SYSTEM_TITLES = {"frnet": "frnet (Mobile-FRNet, int8: the CPU default)", "frnet-fp32": "frnet, float32 graph (GPUs)",
+                 "mediapipe": "MediaPipe Face Mesh → 68",
                  "dlib": "dlib shape_predictor_68"}
 SET_TITLES = {"ytf68_val": "ytf68 validation persons (real photos, human labels)",
               "profiled_val": "profiled validation views (synthetic large yaw, exact model labels)"}
@@ -187,11 +190,11 @@ def _run(command: list[str], nice: int, what: str) -> float:
     return seconds
 
 
-def run_frnet(images: Path, out: Path, nice: int) -> dict:
+def run_frnet(images: Path, out: Path, nice: int, precision: str = "auto") -> dict:
     if out.exists():
         shutil.rmtree(out)
     seconds = _run([sys.executable, "-m", "frnet.cli", "--image", images, "--out", out, "-q",
-                    "--mesh-format", "ply"], nice, "frnet-app --image")
+                    "--mesh-format", "ply", "--precision", precision], nice, "frnet-app --image")
     for mesh in out.glob("*_face*.ply"):  # not needed for scoring; ~0.5 MB each
         mesh.unlink()
     return {"seconds": round(seconds, 1), "csv": str(out / "landmarks68.csv")}
@@ -265,15 +268,17 @@ def markdown_table(results: dict[str, dict]) -> str:
 
 
 def network_info() -> dict:
-    """Which network frnet ran: file hash and the training metadata stored in the ONNX file."""
-    from frnet.regressor import ONNX_FILE
+    """Which network frnet ran: file hashes and the training metadata stored in the ONNX file."""
+    from frnet.regressor import INT8_ONNX_FILE, ONNX_FILE
     from frnet.resources import resource_path
 
     try:
         path = resource_path("models", ONNX_FILE)
+        int8 = resource_path("models", INT8_ONNX_FILE)
     except Exception:  # a missing model already failed the frnet run; this is only the report
         return {}
-    info = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12]}
+    info = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12],
+            "int8_file": int8.name, "int8_sha256": hashlib.sha256(int8.read_bytes()).hexdigest()[:12]}
     try:
         import onnxruntime
 
@@ -295,7 +300,8 @@ def results_block(all_results: dict, manifests: dict, runs: dict, command: str, 
     if "checkpoint" in net:
         checkpoint = f", checkpoint `{net['checkpoint']}` epoch {net.get('training_epoch', '?')}"
     lines.append(f"Generated {dt.date.today().isoformat()} by `{command}` "
-                 f"(network `{net.get('file', '?')}` sha256 {net.get('sha256', '?')}{checkpoint}).")
+                 f"(network `{net.get('file', '?')}` sha256 {net.get('sha256', '?')}{checkpoint}; "
+                 f"int8 graph `{net.get('int8_file', '?')}` sha256 {net.get('int8_sha256', '?')}).")
     lines.append("")
     for name, results in all_results["sets"].items():
         manifest = manifests[name]
@@ -363,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace, command: str) -> int:
     started = time.perf_counter()
     root = args.out_dir / f"limit{args.limit}" if args.limit else args.out_dir
-    peers = [s for s in args.systems if s != "frnet"]
+    peers = [s for s in args.systems if not s.startswith("frnet")]
     if peers and not args.build_python.exists():
         raise InputError(f"{args.build_python} not found: make build-env (or pass --build-python)")
     manifests, runs, all_sets = {}, {}, {}
@@ -385,8 +391,8 @@ def _main(args: argparse.Namespace, command: str) -> int:
             out = root / "runs" / set_name / system
             if args.skip_run:
                 run = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {}
-            elif system == "frnet":
-                run = run_frnet(images, out, args.nice)
+            elif system.startswith("frnet"):
+                run = run_frnet(images, out, args.nice, "fp32" if system == "frnet-fp32" else "auto")
             else:
                 boxes = root / "runs" / set_name / "frnet"
                 use_boxes = system == "dlib" and (boxes / "landmarks68.csv").is_file()

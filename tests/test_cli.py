@@ -413,7 +413,10 @@ def test_bench_runs_and_writes_json(capsys, tmp_path):
     for run in data["runs"]:
         assert set(run["stages_ms"]) == set(BENCH_STAGES)
         assert run["frames"] == 4 and run["fps"] > 0
-    assert data["regressor_ms"]["threads=1"]["batch1"] > 0
+    assert data["regressor_ms"]["fp32 threads=1"]["batch1"] > 0 and data["regressor_ms"]["int8 threads=1"]["batch1"] > 0
+    assert data["network"]["precision"] == "int8"  # auto on the CPU
+    assert data["reference_ms"]["batch1"] > 0 and "MobileNetV2-62" in data["reference_note"]
+    assert "host yardstick" in out
     assert all(p["median_ms"] is None and "make build-env" in p["reason"] for p in data["peer"])
     assert "MediaPipe Face Mesh n/a" in out and "targets" in out
 

@@ -155,3 +155,32 @@ def test_input_normalisation_maps_pixels_to_unit_range():
     assert INPUT_MEAN == (127.5,) * 3 and INPUT_STD == (127.5,) * 3
     images = torch.tensor([0.0, 127.5, 255.0]).view(1, 1, 1, 3).expand(1, 3, 1, 3)
     torch.testing.assert_close(normalize_input(images)[0, :, 0], torch.tensor([[-1.0, 0.0, 1.0]] * 3))
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_fuse_for_inference_is_exact(attention):
+    """The export-time rewrite (stride-2 multi-scale filters → one depthwise conv) changes no output."""
+    from frnet.train.network import fuse_for_inference
+
+    torch.manual_seed(0)
+    net = MobileFRNet(attention=attention)
+    for module in net.modules():  # non-trivial BatchNorm statistics, so a wrong stacking shows
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    images = torch.randn(2, 3, 120, 120)
+    with torch.no_grad():
+        before = net(images)
+        assert fuse_for_inference(net) == 4  # the first blocks of Layer2, 3, 4 and 6 have stride 2
+        after = net(images)
+    assert torch.allclose(before, after, atol=1e-5, rtol=1e-5)
+    assert fuse_for_inference(net) == 0  # idempotent
+
+
+def test_fuse_for_inference_leaves_grouped_filters_alone():
+    from frnet.train.network import fuse_for_inference
+
+    assert fuse_for_inference(MobileFRNet(group_width=4).eval()) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -141,3 +142,45 @@ def test_metadata_describes_the_parameters(regressor):
     assert regressor.num_params == 62
     assert "frnet_param_std" in regressor.metadata
     assert "CPUExecutionProvider" in regressor.describe()
+
+
+# -- precision: which shipped graph runs ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("precision", "provider", "expected"),
+    [
+        ("auto", CPU, regressor_module.INT8_ONNX_FILE),  # int8 is the fast CPU graph
+        ("auto", CUDA, regressor_module.ONNX_FILE),  # GPUs run the float32 reference
+        ("auto", TRT, regressor_module.ONNX_FILE),
+        ("fp32", CPU, regressor_module.ONNX_FILE),
+        ("int8", CPU, regressor_module.INT8_ONNX_FILE),
+        ("int8", CUDA, regressor_module.INT8_ONNX_FILE),  # forced: the user's choice stands
+    ],
+)
+def test_shipped_graph_by_precision_and_provider(precision, provider, expected):
+    _shipped_network_or_skip()
+    assert regressor_module.shipped_graph(precision, provider).name == expected
+
+
+def test_unknown_precision_is_a_value_error():
+    with pytest.raises(ValueError, match="unknown precision"):
+        regressor_module.shipped_graph("fp16", CPU)
+
+
+def test_precision_comes_from_the_graph_metadata():
+    _shipped_network_or_skip()
+    assert Regressor(device="cpu", threads=1).precision == "int8"
+    fp32 = Regressor(device="cpu", threads=1, precision="fp32")
+    assert fp32.precision == "fp32"
+    assert '"precision": "fp32"' in fp32.describe()
+
+
+def test_int8_and_fp32_graphs_agree_on_random_crops():
+    """Both graphs are the same network: even on noise, far from any face they were calibrated on,
+    their parameters stay within a fraction of the parameters' spread (the landmark-level
+    comparison on real faces is in test_shipped_network)."""
+    _shipped_network_or_skip()
+    crops = np.random.default_rng(5).integers(0, 256, (4, CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
+    fp32 = Regressor(device="cpu", threads=1, precision="fp32")(crops)
+    int8 = Regressor(device="cpu", threads=1, precision="int8")(crops)
+    std = np.asarray(json.loads(Regressor(device="cpu", precision="fp32").metadata["frnet_param_std"]))
+    assert np.median(np.abs(int8 - fp32) / std) < 0.3  # in units of the parameters' spread (measured 0.17)

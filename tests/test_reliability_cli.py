@@ -352,17 +352,21 @@ def models_copy(folder: Path, name: str, damage: str) -> Path:
     return folder
 
 
-MODEL_FILES = ["mobilefrnet_v1.onnx", "frnet_face_model_v1.npz", "face_detection_short_range.tflite"]
+# The files a CPU run loads by default (--precision auto runs the int8 graph on the CPU).
+MODEL_FILES = ["mobilefrnet_v1_int8.onnx", "frnet_face_model_v1.npz", "face_detection_short_range.tflite"]
+# ... and the float32 graph, loaded with --precision fp32 (and on GPUs).
+PRECISION_OF = {"mobilefrnet_v1.onnx": "fp32"}
 
 
-@pytest.mark.parametrize(("name", "damage"), [(n, d) for n in MODEL_FILES for d in ("missing", "truncated")]
+@pytest.mark.parametrize(("name", "damage"), [(n, d) for n in [*MODEL_FILES, *PRECISION_OF] for d in ("missing", "truncated")]
                          + [("face_detection_short_range.tflite", "truncated-unchecked")])
 def test_missing_or_corrupt_model_file(capsys, tmp_path, monkeypatch, name, damage):
     if not (MODELS / name).is_file():
         pytest.skip(f"models/{name} is not in this checkout")
     monkeypatch.setenv("FRNET_MODELS_DIR", str(models_copy(tmp_path / "models", name, damage)))
     out = tmp_path / "out"
-    code, _, stderr = run_cli(capsys, "--video", SAMPLE, "--out", out / "o.mp4", "--max-frames", 1)
+    code, _, stderr = run_cli(capsys, "--video", SAMPLE, "--out", out / "o.mp4", "--max-frames", 1,
+                              "--precision", PRECISION_OF.get(name, "auto"))
     assert code == 2
     assert_one_error_line(stderr, name)
     assert out_files(out) == []  # the writer's temporary file is gone too

@@ -17,7 +17,7 @@ CHECKPOINT = REPO / "checkpoints" / "mobilefrnet_v1" / "best.pt"
 
 @pytest.fixture(scope="module")
 def regressor() -> Regressor:
-    return Regressor(device="cpu", threads=1)
+    return Regressor(device="cpu", threads=1, precision="fp32")
 
 
 def test_graph_contract(regressor):
@@ -60,3 +60,59 @@ def test_shipped_onnx_matches_its_torch_checkpoint(regressor):
     got = regressor(crops)
     scale = np.abs(expected).max(axis=0) + 1e-6
     assert np.max(np.abs(got - expected) / scale) < 1e-4
+
+
+# -- the int8 graph (python -m frnet.train.quantize) -------------------------------------------------
+INT8_FILE = "mobilefrnet_v1_int8.onnx"
+
+
+def test_int8_graph_was_made_from_the_shipped_fp32_graph(regressor):
+    """A stale int8 file (the float32 graph re-exported, the int8 one not redone) fails here."""
+    int8 = Regressor(device="cpu", threads=1, precision="int8")
+    assert int8.precision == "int8" and regressor.precision == "fp32"
+    record = json.loads(int8.metadata["frnet_quantization"])
+    assert record["source_graph_sha256"] == hashlib.sha256(resource_path("models", ONNX_FILE).read_bytes()).hexdigest()
+    for key in ("frnet_param_mean", "frnet_param_std", "frnet_face_model_sha256", "frnet_network_config"):
+        assert int8.metadata[key] == regressor.metadata[key], key
+
+
+def test_int8_graph_is_quantised():
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(resource_path("models", INT8_FILE))).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+
+
+def _real_face_crops(count: int = 48) -> np.ndarray:
+    """Crops of real faces from ../shared, framed by the float32 pipeline (image mode)."""
+    from frnet import crop
+    from frnet.datasets import shared_data_dir
+    from frnet.pipeline import Pipeline, PipelineOptions
+    from frnet.video import read_image
+
+    shared = shared_data_dir()
+    if shared is None:
+        pytest.skip("../shared/data is not present (read-only dev data)")
+    paths = sorted((shared / "images").glob("*.jpg")) + sorted((shared / "ytf68" / "images").glob("*.jpg"))[::97]
+    crops = []
+    with Pipeline(PipelineOptions(device="cpu", threads=1, precision="fp32")) as pipeline:
+        for path in paths:
+            frame = read_image(path)
+            crops += [crop.crop_image(frame, face.roi_box) for face in pipeline.process(frame).faces]
+            if len(crops) >= count:
+                break
+    assert len(crops) >= 20, "too few faces found for a comparison"
+    return np.stack(crops)
+
+
+def test_int8_landmarks_match_fp32_on_real_faces(regressor):
+    """Quantisation moves the 68 landmarks by a fraction of a pixel of the 120×120 crop."""
+    from frnet.facemodel import load_face_model
+
+    crops = _real_face_crops()
+    model = load_face_model()
+    fp32 = model.landmarks68(regressor(crops))[..., :2]
+    int8 = model.landmarks68(Regressor(device="cpu", threads=1, precision="int8")(crops))[..., :2]
+    shift = np.linalg.norm(fp32 - int8, axis=-1)
+    assert shift.mean() < 0.6, shift.mean()
+    assert np.percentile(shift, 99) < 2.5, np.percentile(shift, 99)

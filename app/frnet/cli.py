@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     engine = parser.add_argument_group("engine")
     engine.add_argument("--device", choices=("auto", *AUTO_ORDER), default="auto",
                         help="ONNX Runtime device (default: auto = TensorRT, CUDA, CPU, whichever is installed)")
+    engine.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                        help="network graph: auto = int8 on the CPU (1.8x faster), float32 on GPUs (default: auto)")
     engine.add_argument("--threads", metavar="N", type=_positive_int,
                         help="CPU threads for the network, OpenCV and the encoder (default: all cores)")
     engine.add_argument("--max-faces", metavar="N", type=_positive_int, default=8,
@@ -148,6 +150,7 @@ def pipeline_options(args: argparse.Namespace, mode: str):
         mode=mode,
         device=args.device,
         threads=args.threads,
+        precision=args.precision,
         min_detection_confidence=args.min_confidence,
         max_faces=args.max_faces,
         redetect_every=args.redetect_every,
@@ -380,7 +383,8 @@ def _engine(args: argparse.Namespace, mode: str) -> Iterator[_Engine]:
     options = pipeline_options(args, mode)
     pipeline = Pipeline(options)
     try:
-        log.info("network on %s (%s)", pipeline.regressor.device, ", ".join(pipeline.regressor.providers))
+        log.info("network %s (%s) on %s (%s)", pipeline.regressor.model_path.name, pipeline.regressor.precision,
+                 pipeline.regressor.device, ", ".join(pipeline.regressor.providers))
         renderer = create_renderer(args.renderer)
     except BaseException:
         pipeline.close()

@@ -45,6 +45,8 @@ class PipelineOptions:
         mode: ``"image"`` or ``"video"`` (see the module doc).
         device: ``auto``/``cpu``/``cuda``/``tensorrt`` for ONNX Runtime.
         threads: ONNX Runtime intra-op threads (``None``: its default).
+        precision: which shipped network graph: ``auto`` (int8 on the CPU, float32 on GPUs),
+            ``fp32`` or ``int8`` (see :mod:`frnet.regressor`).
         detector: name in :data:`frnet.detect.DETECTORS`.
         min_detection_confidence: detector score threshold.
         max_faces: at most this many faces per frame (largest first).
@@ -58,6 +60,7 @@ class PipelineOptions:
     mode: Literal["image", "video"] = "image"
     device: str = "auto"
     threads: int | None = None
+    precision: str = "auto"
     detector: str = "blazeface"
     min_detection_confidence: float = 0.5
     max_faces: int = 8
@@ -69,6 +72,8 @@ class PipelineOptions:
     dense: bool = True
 
     def __post_init__(self) -> None:
+        if self.precision not in ("auto", "fp32", "int8"):
+            raise ValueError(f"precision must be 'auto', 'fp32' or 'int8', not {self.precision!r}")
         if self.mode not in ("image", "video"):
             raise ValueError(f"mode must be 'image' or 'video', not {self.mode!r}")
         if self.redetect_every < 1:
@@ -137,7 +142,8 @@ class Pipeline:
                  regressor: Regressor | None = None, detector: FaceDetector | None = None) -> None:
         self.options = options
         self.face_model = face_model if face_model is not None else load_face_model()
-        self.regressor = regressor if regressor is not None else Regressor(device=options.device, threads=options.threads)
+        self.regressor = regressor if regressor is not None else Regressor(
+            device=options.device, threads=options.threads, precision=options.precision)
         self.detector = detector if detector is not None else create_detector(
             options.detector, min_confidence=options.min_detection_confidence,
             running_mode="video" if options.mode == "video" else "image")

@@ -5,6 +5,11 @@ or forced (``"cpu"``, ``"cuda"``, ``"tensorrt"``). GPU providers only exist in t
 ``onnxruntime-gpu`` package, which replaces ``onnxruntime`` (never install both: they overwrite each
 other's files). ONNX Runtime silently drops a provider whose libraries fail to load, so the
 providers the session really got are read back and logged once.
+
+Two graphs ship: ``mobilefrnet_v1.onnx`` (float32, the reference and what GPUs run) and
+``mobilefrnet_v1_int8.onnx`` (the same network quantised by ``python -m frnet.train.quantize``;
+about 1.8× faster on one CPU thread, landmarks within a fraction of a pixel, docs/accuracy.md).
+``precision="auto"`` runs int8 on the CPU provider and float32 on GPU providers.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from .geometry import CROP_SIZE
 log = logging.getLogger(__name__)
 
 ONNX_FILE = "mobilefrnet_v1.onnx"
+INT8_ONNX_FILE = "mobilefrnet_v1_int8.onnx"
+PRECISIONS = ("auto", "fp32", "int8")
 DEVICES = {
     "tensorrt": "TensorrtExecutionProvider",
     "cuda": "CUDAExecutionProvider",
@@ -59,22 +66,41 @@ def select_providers(device: str = "auto", available: list[str] | None = None) -
     return [provider] if provider == DEVICES["cpu"] else [provider, DEVICES["cpu"]]
 
 
+def shipped_graph(precision: str, provider: str) -> Path:
+    """The shipped graph for ``precision`` on ``provider`` (``auto``: int8 on the CPU, float32 on GPUs).
+
+    Raises:
+        ValueError: unknown precision.
+        ResourceMissingError: the graph is not installed.
+    """
+    from .resources import resource_path
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        # GPU providers get the float32 graph: CUDA runs QDQ graphs through slow fallbacks, and
+        # TensorRT builds its own reduced-precision engine from float32 when asked to.
+        precision = "int8" if provider == DEVICES["cpu"] else "fp32"
+    return resource_path("models", INT8_ONNX_FILE if precision == "int8" else ONNX_FILE)
+
+
 class Regressor:
     """Runs the shipped (or a given) Mobile-FRNet ONNX graph on batches of crops.
 
     Args:
-        model_path: ONNX file; default: the shipped ``models/mobilefrnet_v1.onnx``.
+        model_path: ONNX file; default: the shipped graph for ``precision``.
         device: ``auto``, ``cpu``, ``cuda`` or ``tensorrt``.
         threads: intra-op threads for the CPU provider (``None``: ONNX Runtime's default).
+        precision: which shipped graph, when ``model_path`` is not given: ``auto`` (int8 on the
+            CPU provider, float32 on GPUs), ``fp32`` or ``int8``.
     """
 
-    def __init__(self, model_path: str | Path | None = None, device: str = "auto", threads: int | None = None):
+    def __init__(self, model_path: str | Path | None = None, device: str = "auto", threads: int | None = None,
+                 precision: str = "auto"):
         import onnxruntime as ort
 
-        from .resources import resource_path
-
-        self.model_path = Path(model_path) if model_path is not None else resource_path("models", ONNX_FILE)
         providers = select_providers(device)
+        self.model_path = Path(model_path) if model_path is not None else shipped_graph(precision, providers[0])
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = int(threads)
@@ -97,6 +123,7 @@ class Regressor:
         if len(shape) != 4 or shape[1:] != [3, CROP_SIZE, CROP_SIZE]:
             raise ModelFileError(f"{self.model_path}: input shape {shape} is not (batch, 3, {CROP_SIZE}, {CROP_SIZE})")
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.precision = self.metadata.get("frnet_precision", "fp32")
         self.num_params = int(self._session.get_outputs()[0].shape[-1])
 
     @property
@@ -120,4 +147,4 @@ class Regressor:
         return self._session.run(None, {self._input.name: batch})[0]
 
     def describe(self) -> str:
-        return json.dumps({"model": self.model_path.name, "providers": self.providers})
+        return json.dumps({"model": self.model_path.name, "precision": self.precision, "providers": self.providers})
