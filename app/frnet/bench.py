@@ -160,45 +160,62 @@ def _median_p90(values: list[float]) -> tuple[float, float]:
     return float(np.median(values)), float(np.percentile(values, 90))
 
 
-def bench_regressor(threads: int, runs: int = 200, precision: str = "auto", model_path: Path | None = None
-                    ) -> dict[str, float]:
-    """Median ms of the network alone: batch 1, and per face at batch 4."""
+BLOCK = 10  # calls per graph before switching to the next one
+
+
+def bench_regressors(threads: int, graphs: dict[str, tuple[Path | None, str]], runs: int = 200
+                     ) -> dict[str, dict[str, float]]:
+    """Median / p90 ms per face of each graph alone: batch 1, and per face at batch 4.
+
+    ``graphs`` maps a name to ``(model_path or None for the shipped graph, precision)``. The graphs
+    are timed in *alternating blocks* of ``BLOCK`` calls, so a change in the host's speed during the
+    measurement — common on shared cloud machines — affects all of them alike and their ratios
+    hold, while each block still runs with warm caches as a back-to-back benchmark does (calls
+    interleaved one by one evict each other's weights from the caches).
+    """
     from .geometry import CROP_SIZE
     from .regressor import Regressor
 
-    regressor = Regressor(model_path, device="cpu", threads=threads, precision=precision)
+    regressors = {name: Regressor(path, device="cpu", threads=threads, precision=precision)
+                  for name, (path, precision) in graphs.items()}
     rng = np.random.default_rng(0)
-    out = {}
+    out: dict[str, dict[str, float]] = {name: {} for name in graphs}
     for batch in (1, 4):
         crops = rng.integers(0, 256, (batch, CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
-        for _ in range(10):
-            regressor(crops)
-        times = []
-        for _ in range(runs if batch == 1 else max(20, runs // 4)):
-            start = time.perf_counter()
-            regressor(crops)
-            times.append((time.perf_counter() - start) * 1e3)
-        median, p90 = _median_p90(times)
+        for regressor in regressors.values():
+            for _ in range(10):
+                regressor(crops)
+        times: dict[str, list[float]] = {name: [] for name in graphs}
+        for _ in range(max(1, (runs if batch == 1 else max(20, runs // 4)) // BLOCK)):
+            for name, regressor in regressors.items():
+                regressor(crops)  # back in the caches
+                for _ in range(BLOCK):
+                    start = time.perf_counter()
+                    regressor(crops)
+                    times[name].append((time.perf_counter() - start) * 1e3)
         key = "batch1" if batch == 1 else "batch4_per_face"
-        out[key] = median / batch
-        out[key + "_p90"] = p90 / batch
+        for name in graphs:
+            median, p90 = _median_p90(times[name])
+            out[name][key] = median / batch
+            out[name][key + "_p90"] = p90 / batch
     return out
 
 
-def bench_reference(runs: int = 200) -> tuple[dict[str, float], str]:
-    """The host yardstick: MobileNetV2-62 float32 at 1 thread (see the module doc); ``({}, why)``
-    when it cannot be built here."""
+REFERENCE_NOTE = "MobileNetV2-62 float32 (random weights), 1 thread, same session options, timed alongside"
+
+
+def reference_graph(folder: Path) -> tuple[Path | None, str]:
+    """Build the host yardstick's graph (see the module doc) in ``folder``; ``(None, why)`` when it
+    cannot be built here."""
     try:
         import torch  # noqa: F401  (the train extra)
     except ImportError:
-        return {}, "n/a: building the MobileNetV2-62 reference graph needs the train extra (torch)"
+        return None, "n/a: building the MobileNetV2-62 reference graph needs the train extra (torch)"
     from .train.network import export_onnx, mobilenet_v2_baseline
 
-    with tempfile.TemporaryDirectory(prefix="frnet-bench-ref-") as folder:
-        path = Path(folder) / "mobilenetv2_62.onnx"
-        export_onnx(mobilenet_v2_baseline().eval(), path)
-        result = bench_regressor(1, runs, model_path=path)
-    return result, "MobileNetV2-62 float32 (random weights), 1 thread, same session options"
+    path = Path(folder) / "mobilenetv2_62.onnx"
+    export_onnx(mobilenet_v2_baseline().eval(), path)
+    return path, REFERENCE_NOTE
 
 
 def bench_video(path: Path, clip_name: str, size_name: str, threads: int, frames: int, warmup: int,
@@ -452,11 +469,15 @@ def run(args: argparse.Namespace, command: str) -> Report:
     sizes = [(name, _parse_size(name)) for name in args.sizes]
     report = Report(machine=machine_info(), network=network_info(args.precision), command=command,
                     precision=args.precision)
-    for precision in ("fp32", "int8"):
+    with tempfile.TemporaryDirectory(prefix="frnet-bench-ref-") as folder:
+        reference, report.reference_note = (None, "") if args.no_reference else reference_graph(Path(folder))
         for threads in args.threads:
-            report.regressor_ms[f"{precision} threads={threads}"] = bench_regressor(threads, precision=precision)
-    if not args.no_reference:
-        report.reference_ms, report.reference_note = bench_reference()
+            graphs = {f"{precision} threads={threads}": (None, precision) for precision in ("fp32", "int8")}
+            if reference is not None and threads == 1:
+                graphs["reference"] = (reference, "fp32")
+            results = bench_regressors(threads, graphs)
+            report.reference_ms = results.pop("reference", report.reference_ms)
+            report.regressor_ms.update(results)
     with tempfile.TemporaryDirectory(prefix="frnet-bench-clips-") as folder:
         for clip in clips:
             for size_name, size in sizes:

@@ -74,17 +74,24 @@ def _reporting(title: str):
         def wrapper(self, *args):
             try:
                 return method(self, *args)
-            except (FrnetError, OSError, ValueError) as exc:
-                log.warning("%s: %s", title, exc)
-                self.error.emit(title, str(exc))
             except Exception as exc:  # noqa: BLE001 - must not leave a Qt slot
-                log.exception("%s: unexpected error", title)
-                self.error.emit(title, f"Unexpected error: {exc!r} (details in the log)")
+                report_error(self, title, exc)
             return None
 
         return wrapper
 
     return decorate
+
+
+def report_error(worker: QObject, title: str, exc: Exception) -> None:
+    """``worker.error(title, message)`` for ``exc``: the message alone for a user-facing error
+    (``FrnetError``, ``OSError``, ``ValueError``), a pointer to the logged traceback otherwise."""
+    if isinstance(exc, (FrnetError, OSError, ValueError)):
+        log.warning("%s: %s", title, exc)
+        worker.error.emit(title, str(exc))
+    else:
+        log.exception("%s: unexpected error", title, exc_info=exc)
+        worker.error.emit(title, f"Unexpected error: {exc!r} (details in the log)")
 
 
 def start_in_thread(worker: QObject, name: str) -> QThread:
@@ -449,7 +456,10 @@ class ImageWorker(QObject):
                     self.entry_ready.emit(entry)
                 done += 1
             self.progress.emit(done, total, "")
+        except Exception as exc:  # noqa: BLE001 - reported here so the error arrives before batch_finished
+            report_error(self, "Cannot process the images", exc)
         finally:
+            # Last, after any error: a listener that waits for the batch's end sees its whole outcome.
             self.batch_finished.emit(BatchSummary(total, done, failures, self._cancel.is_set(), faces))
 
     @pyqtSlot(object, str, str)
@@ -462,6 +472,8 @@ class ImageWorker(QObject):
             face_model = self._pipeline.face_model if self._pipeline is not None else core.shared_face_model()
             summary = core.export_entries(entries, folder, fmt, face_model,
                                           progress=self.export_progress.emit, cancelled=self._cancel.is_set)
+        except Exception as exc:  # noqa: BLE001 - reported here so the error arrives before export_finished
+            report_error(self, "Export failed", exc)
         finally:
             self.export_finished.emit(summary)
 
