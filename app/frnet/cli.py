@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--device", choices=("auto", *AUTO_ORDER), default="auto",
                         help="ONNX Runtime device (default: auto = TensorRT, CUDA, CPU, whichever is installed)")
     engine.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                        help="network graph: auto = int8 on the CPU (1.6x faster), float32 on GPUs (default: auto)")
+                        help="network graph: auto = int8 on the CPU (1.7x faster), float32 on GPUs (default: auto)")
     engine.add_argument("--threads", metavar="N", type=_positive_int,
                         help="CPU threads for the network, OpenCV and the encoder (default: all cores)")
     engine.add_argument("--max-faces", metavar="N", type=_positive_int, default=8,

@@ -8,7 +8,7 @@ providers the session really got are read back and logged once.
 
 Two graphs ship: ``mobilefrnet_v1.onnx`` (float32, the reference and what GPUs run) and
 ``mobilefrnet_v1_int8.onnx`` (the same network quantised by ``python -m frnet.train.quantize``;
-1.6–1.7× faster on one CPU thread, landmarks 0.23 px from the float32 ones on average in the
+1.7–1.8× faster on one CPU thread, landmarks 0.23 px from the float32 ones on average in the
 120×120 crop; docs/performance.md, docs/accuracy.md).
 ``precision="auto"`` runs int8 on the CPU provider and float32 on GPU providers.
 """

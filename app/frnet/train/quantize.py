@@ -7,7 +7,7 @@
 
 **Why.** On one CPU thread the float32 graph spends most of its time in 1×1 convolutions; ONNX
 Runtime's int8 kernels (VNNI on current x86, dot-product instructions on ARM) run the same graph
-1.6–1.7× faster (docs/performance.md). The float32 graph stays the reference: it is what the
+1.7–1.8× faster (docs/performance.md). The float32 graph stays the reference: it is what the
 GPU providers run and what the torch parity test checks.
 
 **How.** ONNX Runtime static quantisation in QDQ form: int8 weights, symmetric and per output
