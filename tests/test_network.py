@@ -21,14 +21,7 @@ from frnet.train.network import (  # noqa: E402
     normalize_input,
 )
 from frnet.train.profile import PAPER_TABLE2, count_macs, format_table, profile_networks  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+from test_losses import _one_thread  # noqa: E402, F401  (autouse: torch on one thread, as in test_losses)
 
 
 def _calibrated(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

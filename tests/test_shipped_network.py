@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from frnet.facemodel import FACE_MODEL_FILE
-from frnet.regressor import ONNX_FILE, Regressor
+from frnet.regressor import INT8_ONNX_FILE, ONNX_FILE, Regressor
 from frnet.resources import resource_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +63,6 @@ def test_shipped_onnx_matches_its_torch_checkpoint(regressor):
 
 
 # -- the int8 graph (python -m frnet.train.quantize) -------------------------------------------------
-INT8_FILE = "mobilefrnet_v1_int8.onnx"
 
 
 def test_int8_graph_was_made_from_the_shipped_fp32_graph(regressor):
@@ -79,7 +78,7 @@ def test_int8_graph_was_made_from_the_shipped_fp32_graph(regressor):
 def test_int8_graph_is_quantised():
     import onnx
 
-    ops = {node.op_type for node in onnx.load(str(resource_path("models", INT8_FILE))).graph.node}
+    ops = {node.op_type for node in onnx.load(str(resource_path("models", INT8_ONNX_FILE))).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
 
 

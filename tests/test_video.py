@@ -14,7 +14,7 @@ import pytest
 
 from frnet.errors import InputError, OutputError
 from frnet.video import VideoReader, VideoWriter, atomic_write, read_image, write_image_atomic
-from test_reliability_video import faststart_copy  # one remux helper for both video test files
+from test_reliability_video import _audio_only, faststart_copy  # one set of clip helpers for both video test files
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_VIDEOS = REPO.parent / "shared" / "data" / "videos"
@@ -283,14 +283,7 @@ def test_random_bytes_raise_input_error(tmp_path):
 
 
 def test_file_without_video_raises_input_error(tmp_path):
-    path = tmp_path / "sound.m4a"
-    with av.open(str(path), "w") as container:
-        audio = container.add_stream("aac", rate=16000)
-        audio.layout = "mono"
-        sound = av.AudioFrame.from_ndarray(np.zeros((1, 4000), np.int16), format="s16", layout="mono")
-        sound.sample_rate, sound.pts = 16000, 0
-        container.mux(audio.encode(sound))
-        container.mux(audio.encode(None))
+    path = _audio_only(tmp_path / "sound.m4a")
     with pytest.raises(InputError, match="no video stream"):
         VideoReader(path)
 

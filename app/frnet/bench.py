@@ -90,7 +90,6 @@ class Report:
     regressor_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # "int8 threads=1" → {batch1, batch4_per_face}
     reference_ms: dict[str, float] = field(default_factory=dict)  # MobileNetV2-62 fp32, 1 thread: {batch1, ...}
     reference_note: str = ""
-    precision: str = "auto"
     runs: list[RunResult] = field(default_factory=list)
     peer: list[PeerResult] = field(default_factory=list)
     command: str = ""
@@ -434,6 +433,7 @@ def target_lines(report: Report) -> list[str]:
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     from .cli import add_output_arguments
+    from .regressor import PRECISIONS
     from .render import RENDERER_CHOICES
 
     parser = argparse.ArgumentParser(
@@ -447,7 +447,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--sizes", metavar="SIZE", nargs="+", default=list(SIZES),
                         help="'native' and/or WIDTHxHEIGHT (even) (default: native 640x480 1280x720)")
     parser.add_argument("--renderer", choices=RENDERER_CHOICES, default="auto", help="renderer (default: auto)")
-    parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network graph of the video runs (default: auto = int8 on the CPU)")
     parser.add_argument("--no-reference", action="store_true", help="skip the MobileNetV2-62 host yardstick")
     parser.add_argument("--no-peer", action="store_true", help="skip the MediaPipe Face Mesh reference")
@@ -467,8 +467,7 @@ def run(args: argparse.Namespace, command: str) -> Report:
         if not clip.is_file():
             raise InputError(f"cannot read video {clip}: no such file")
     sizes = [(name, _parse_size(name)) for name in args.sizes]
-    report = Report(machine=machine_info(), network=network_info(args.precision), command=command,
-                    precision=args.precision)
+    report = Report(machine=machine_info(), network=network_info(args.precision), command=command)
     with tempfile.TemporaryDirectory(prefix="frnet-bench-ref-") as folder:
         reference, report.reference_note = (None, "") if args.no_reference else reference_graph(Path(folder))
         for threads in args.threads:

@@ -72,7 +72,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .export import MESH_FORMATS
-    from .regressor import AUTO_ORDER
+    from .regressor import AUTO_ORDER, PRECISIONS
     from .render import COLOURINGS, RENDERER_CHOICES
 
     parser = argparse.ArgumentParser(
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     engine = parser.add_argument_group("engine")
     engine.add_argument("--device", choices=("auto", *AUTO_ORDER), default="auto",
                         help="ONNX Runtime device (default: auto = TensorRT, CUDA, CPU, whichever is installed)")
-    engine.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+    engine.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network graph: auto = int8 on the CPU (1.7x faster), float32 on GPUs (default: auto)")
     engine.add_argument("--threads", metavar="N", type=_positive_int,
                         help="CPU threads for the network, OpenCV and the encoder (default: all cores)")

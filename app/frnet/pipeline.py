@@ -27,7 +27,7 @@ import numpy as np
 from . import crop, geometry
 from .detect import Detection, FaceDetector, create_detector
 from .facemodel import FaceModel, load_face_model
-from .regressor import Regressor
+from .regressor import PRECISIONS, Regressor
 from .smoothing import OneEuroFilter
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,8 @@ class PipelineOptions:
     dense: bool = True
 
     def __post_init__(self) -> None:
-        if self.precision not in ("auto", "fp32", "int8"):
-            raise ValueError(f"precision must be 'auto', 'fp32' or 'int8', not {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.mode not in ("image", "video"):
             raise ValueError(f"mode must be 'image' or 'video', not {self.mode!r}")
         if self.redetect_every < 1:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import logging
 import shutil
@@ -41,18 +40,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import geometry
-from ..evaluate import nme
+from ..regressor import INT8_ONNX_FILE, ONNX_FILE
+from .export import file_sha256
 
 log = logging.getLogger(__name__)
 
-FP32_FILE = "mobilefrnet_v1.onnx"
-INT8_FILE = "mobilefrnet_v1_int8.onnx"
 METHODS = ("minmax", "percentile", "entropy")
 PERCENTILE = 99.999  # of |activation|: drops one value in 10^5 from the range
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # ----------------------------------------------------------------------------------- calibration data
@@ -182,7 +176,7 @@ def quantize(fp32_path: Path, out: Path, calibration: np.ndarray, method: str = 
             "format": "QDQ; weights int8 symmetric per channel; activations uint8 asymmetric per tensor",
             "float32_nodes": keep_float,
             "calibration": calibration_source, "calibration_crops": int(len(calibration)),
-            "source_graph": Path(fp32_path).name, "source_graph_sha256": file_sha256(fp32_path),
+            "source_graph": Path(fp32_path).name, "source_graph_sha256": file_sha256(Path(fp32_path)),
             "onnxruntime": onnxruntime.__version__,
             "date": dt.date.today().isoformat(),
             "seconds": round(time.perf_counter() - start, 1),
@@ -214,21 +208,11 @@ def run_graph(path: Path, crops: np.ndarray, threads: int = 2) -> np.ndarray:
 
 
 def score(params: np.ndarray, labels: dict, face_model) -> dict:
-    """Box-normalised NME (%) of the 68 landmarks vs the exact/fitted labels, per |yaw| bin, and vs
-    the human labels where they exist (real photos)."""
-    pred = face_model.landmarks68(params)[..., :2]
-    fit = nme(pred, face_model.landmarks68(labels["params"])[..., :2])
-    result = {"n": int(len(params)), "nme_vs_labels": 100 * float(fit.mean())}
-    human = labels["human68"]
-    has = np.all(np.isfinite(human.reshape(len(human), -1)), axis=1)
-    if has.any():
-        result["nme_vs_human"] = 100 * float(nme(pred[has], human[has]).mean())
-        result["nme_eye_vs_human"] = 100 * float(nme(pred[has], human[has], "eye").mean())
-    for lo, hi in ((0, 30), (30, 60), (60, 91)):
-        sel = (labels["yaw"] >= lo) & (labels["yaw"] < hi)
-        if sel.any():
-            result[f"nme_yaw_{lo}_{min(hi, 90)}"] = 100 * float(fit[sel].mean())
-    return result
+    """:func:`frnet.train.train.landmark_scores` in percent, with the sample count."""
+    from .train import landmark_scores
+
+    scores = landmark_scores(params, labels["params"], labels["human68"], labels["yaw"], face_model)
+    return {"n": int(len(params)), **{key: 100 * value for key, value in scores.items()}}
 
 
 def compare_to_fp32(params_fp32: np.ndarray, params_int8: np.ndarray, face_model) -> dict:
@@ -248,8 +232,8 @@ def main(argv=None) -> int:
     from .labels import DEFAULT_DIR
 
     parser = argparse.ArgumentParser(description="Quantise the shipped Mobile-FRNet graph to int8 for CPUs.")
-    parser.add_argument("--model", type=Path, default=None, help=f"float32 graph (default: the shipped {FP32_FILE})")
-    parser.add_argument("--out", type=Path, default=Path("models") / INT8_FILE)
+    parser.add_argument("--model", type=Path, default=None, help=f"float32 graph (default: the shipped {ONNX_FILE})")
+    parser.add_argument("--out", type=Path, default=Path("models") / INT8_ONNX_FILE)
     parser.add_argument("--data", type=Path, default=DEFAULT_DIR, help="training cache (python -m frnet.train.labels)")
     parser.add_argument("--images", type=Path, nargs="+", help="calibrate on faces in these images/folders instead")
     parser.add_argument("--calibration", type=int, default=512, help="calibration crops")
@@ -258,7 +242,7 @@ def main(argv=None) -> int:
     parser.add_argument("--report", type=Path, default=None, help="write the comparison as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    fp32 = args.model or resource_path("models", FP32_FILE)
+    fp32 = args.model or resource_path("models", ONNX_FILE)
     face_model = load_face_model()
 
     if args.images:

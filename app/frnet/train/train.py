@@ -103,39 +103,42 @@ def parameter_statistics(data: TrainingData, rng: np.random.Generator, count: in
     return params.mean(axis=0).astype(np.float32), (params.std(axis=0) + 1e-6).astype(np.float32)
 
 
+def landmark_scores(pred_params: np.ndarray, target_params: np.ndarray, human68: np.ndarray, abs_yaw_deg: np.ndarray,
+                    face_model) -> dict:
+    """Box-normalised NME (fraction) of the 68 landmarks of ``pred_params`` vs. the labels'
+    (``target_params``; all, and per |yaw| bin) and vs. ``human68`` where those are finite (also
+    eye-normalised, the usual measure for near-frontal faces)."""
+    pred = face_model.landmarks68(pred_params)[..., :2]
+    fit = nme(pred, face_model.landmarks68(target_params)[..., :2])
+    result = {"nme_vs_labels": float(fit.mean())}
+    has = np.all(np.isfinite(human68.reshape(len(human68), -1)), axis=1)
+    if has.any():
+        result["nme_vs_human"] = float(nme(pred[has], human68[has]).mean())
+        result["nme_eye_vs_human"] = float(nme(pred[has], human68[has], "eye").mean())
+    for lo, hi in ((0, 30), (30, 60), (60, 91)):
+        sel = (abs_yaw_deg >= lo) & (abs_yaw_deg < hi)
+        if sel.any():
+            result[f"nme_yaw_{lo}_{min(hi, 90)}"] = float(fit[sel].mean())
+    return result
+
+
 @torch.no_grad()
 def evaluate(net, data: TrainingData, face_model, stats, indices: np.ndarray, batch_size: int = 128) -> dict:
-    """Box-normalised NME of the 68 landmarks vs. the fitted labels (all, and per |yaw| bin) and vs.
-    human labels where present (also eye-normalised, the usual measure for near-frontal faces)."""
+    """:func:`landmark_scores` of ``net`` on the canonical (unaugmented) crops of ``indices``."""
     if len(indices) == 0:
         return {}
     net.eval()
     mean, std = (torch.from_numpy(s) for s in stats)
     rng = np.random.default_rng(0)
-    nme_fit, nme_human, nme_human_eye, yaws = [], [], [], []
+    preds, targets, humans = [], [], []
     for start in range(0, len(indices), batch_size):
-        idx = indices[start:start + batch_size]
-        images, target, human = data.batch(idx, rng, train=False)
-        pred = (net(normalize_input(images)) * std + mean).numpy()
-        pred_lm = face_model.landmarks68(pred)[..., :2]
-        nme_fit.append(nme(pred_lm, face_model.landmarks68(target.numpy())[..., :2]))
-        human = human.numpy()
-        has = np.all(np.isfinite(human.reshape(len(idx), -1)), axis=1)
-        if has.any():
-            nme_human.append(nme(pred_lm[has], human[has]))
-            nme_human_eye.append(nme(pred_lm[has], human[has], "eye"))
-        yaws.append(np.abs(data.yaw[idx]))
+        images, target, human = data.batch(indices[start:start + batch_size], rng, train=False)
+        preds.append((net(normalize_input(images)) * std + mean).numpy())
+        targets.append(target.numpy())
+        humans.append(human.numpy())
     net.train()
-    result = {"nme_vs_labels": float(np.concatenate(nme_fit).mean())}
-    if nme_human:
-        result["nme_vs_human"] = float(np.concatenate(nme_human).mean())
-        result["nme_eye_vs_human"] = float(np.concatenate(nme_human_eye).mean())
-    fit, yaw = np.concatenate(nme_fit), np.concatenate(yaws)
-    for lo, hi in ((0, 30), (30, 60), (60, 91)):
-        sel = (yaw >= lo) & (yaw < hi)
-        if sel.any():
-            result[f"nme_yaw_{lo}_{min(hi, 90)}"] = float(fit[sel].mean())
-    return result
+    return landmark_scores(np.concatenate(preds), np.concatenate(targets), np.concatenate(humans),
+                           np.abs(data.yaw[indices]), face_model)
 
 
 def plot_log(csv_path: Path, png_path: Path) -> None:
