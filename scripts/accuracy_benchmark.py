@@ -1,29 +1,37 @@
-"""Landmark accuracy of frnet vs MediaPipe Face Mesh vs dlib on held-out persons (docs/accuracy.md).
+"""Landmark and pose accuracy of frnet vs 3DDFA_V2, MediaPipe Face Mesh and dlib (docs/accuracy.md).
 
-Runs in the runtime environment and drives the peers in the build environment::
+Runs in the runtime + train environment (``make setup``; 3DDFA_V2 needs torch) and drives
+MediaPipe and dlib in the build environment::
 
     .venv/bin/python scripts/accuracy_benchmark.py                      # everything; rewrites docs/accuracy.md
-    .venv/bin/python scripts/accuracy_benchmark.py --limit 40 --systems frnet dlib   # a quick check
+    .venv/bin/python scripts/accuracy_benchmark.py --limit 40 --systems frnet 3ddfa_v2   # a quick check
 
-1. Builds two evaluation sets under ``.cache/eval/`` (``.cache/eval/limit<N>/`` with ``--limit``):
+1. Builds the evaluation sets under ``.cache/eval/`` (``.cache/eval/limit<N>/`` with ``--limit``),
+   each an ``images/`` folder (symlinks or PNGs) and a ``gt.csv`` (``image,x0,y0,…,x67,y67`` and, where
+   known, ``yaw_deg,pitch_deg,roll_deg`` in frnet's convention; empty cells = no label):
 
-   * ``ytf68_val`` — every ytf68 image of the validation persons (``frnet.datasets.split_persons``
-     over all ytf68 persons; the persons whose samples have ``split == 'val'`` in the label cache,
-     never trained on, and left out of the face model's landmark fit), as symlinks to
-     ``../shared/data/ytf68/images`` plus ``gt.csv``, the matching rows of ``landmarks68.csv``;
-   * ``profiled_val`` — the profiled (large-yaw, synthetic) views of those validation samples
-     (``.cache/dataset/profiled_*`` with ``split == 'val'``, ``python -m frnet.train.profiling``) as
-     224×224 PNGs plus AFLW2000-3D style ``.mat`` files: ``pt3d_68`` (3, 68) = the face model's 68
-     points of the view's exact parameters in image pixels, 1-based like Matlab's; ``Pose_Para`` =
-     [pitch, yaw, roll, 0, 0, 0, scale] (radians, frnet's Euler convention).
+   * ``aflw_val`` — 1,100 real AFLW faces at every yaw, MERL-RAV human points of visible *and*
+     externally occluded landmarks (self-occluded ones have no label and are not scored), stratified
+     400 / 350 / 350 over |yaw| 0–30° / 30–60° / 60–90° by the shipped yaw
+     (:func:`frnet.train.real_labels.aflw_validation_names`, never trained on); yaw = the shipped
+     estimate with its sign turned to frnet's convention (pitch and roll are not shipped);
+   * ``helen_val`` — 200 HELEN training-set faces with 300-W human points
+     (:func:`frnet.train.real_labels.helen_validation_names`, never trained on);
+   * ``ytf68_val`` — every ytf68 image of the validation persons (never trained on);
+   * ``profiled_val`` — synthetic yaw + pitch views of the ytf68 validation faces with exact
+     labels (all 68 points of the face model and the exact pose), from ``.cache/dataset``.
 
-2. Runs each system over each set's images: frnet (``frnet-app --image DIR --out OUT``), MediaPipe
-   and dlib (``scripts/peer_landmarks.py`` in ``.venv-build``; dlib falls back to boxes from frnet's
-   output where its HOG detector finds no face).
-3. Scores all with :mod:`frnet.evaluate` (NME by √(w·h) of the ground-truth box and by outer-eye
-   distance, |yaw| bins, failures at NME_box > 0.10) and prints markdown tables; a full run (all
-   systems and sets, no ``--limit``, no ``--no-doc``) writes them into ``docs/accuracy.md`` between
-   the results markers.
+2. Runs each system under each crop protocol (:mod:`frnet.eval_images`): ``detector`` — fully
+   automatic, frnet's own face detector for frnet *and* 3DDFA_V2 (MediaPipe and dlib use their
+   own); ``gt`` — the crop framed by the ground-truth points (frnet and 3DDFA_V2 only: the protocol
+   of the paper's and 3DDFA_V2's published AFLW2000-3D tables). frnet runs in-process
+   (``frnet`` = the int8 graph users get on a CPU, ``frnet-fp32`` = the float32 graph of GPUs);
+   3DDFA_V2 by ``scripts/peer_3ddfa_v2.py`` (evaluation only); MediaPipe and dlib by
+   ``scripts/peer_landmarks.py`` in ``.venv-build``.
+3. Scores all with :mod:`frnet.evaluate` (NME by √(w·h) of the ground truth's box over its labelled
+   points, per |yaw| bin and their mean, failures at NME_box > 0.10, pose MAE where the ground
+   truth has pose) and prints markdown tables; a full run (all systems, sets and protocols, no
+   ``--limit``, no ``--no-doc``) writes them into ``docs/accuracy.md`` between the results markers.
    ``.cache/eval/results.json`` keeps everything, including the per-image scores.
 """
 
@@ -52,18 +60,24 @@ from frnet.errors import FrnetError, InputError
 log = logging.getLogger("accuracy_benchmark")
 
 REPO = Path(__file__).resolve().parents[1]
-SETS = ("ytf68_val", "profiled_val")
-SYSTEMS = ("frnet", "frnet-fp32", "mediapipe", "dlib")
+SETS = ("aflw_val", "helen_val", "ytf68_val", "profiled_val")
+SYSTEMS = ("frnet", "frnet-fp32", "3ddfa_v2", "mediapipe", "dlib")
+PROTOCOLS = ("detector", "gt")
+GT_PROTOCOL_SYSTEMS = ("frnet", "frnet-fp32", "3ddfa_v2")  # the others bring their own detectors
 # "frnet" is what users get on a CPU (the int8 graph, --precision auto); "frnet-fp32" the float32
 # graph that GPUs run and that the torch checkpoint exports.
 SYSTEM_TITLES = {"frnet": "frnet (Mobile-FRNet, int8: the CPU default)", "frnet-fp32": "frnet, float32 graph (GPUs)",
+                 "3ddfa_v2": "3DDFA_V2 (MobileNet ×0.5)",
                  "mediapipe": "MediaPipe Face Mesh → 68",
                  "dlib": "dlib shape_predictor_68"}
-SET_TITLES = {"ytf68_val": "ytf68 validation persons (real photos, human labels)",
-              "profiled_val": "profiled validation views (synthetic large yaw, exact model labels)"}
+SET_TITLES = {"aflw_val": "AFLW validation faces (real photos at every yaw, MERL-RAV human labels)",
+              "helen_val": "HELEN-train validation faces (real photos, 300-W human labels)",
+              "ytf68_val": "ytf68 validation persons (real photos, human labels)",
+              "profiled_val": "profiled validation views (synthetic yaw + pitch, exact model labels and pose)"}
+PROTOCOL_TITLES = {"detector": "fully automatic (frnet's detector)", "gt": "crop from the ground-truth points"}
 MARK_START, MARK_END = "<!-- results:start -->", "<!-- results:end -->"
 MANIFEST = "manifest.json"
-SET_FORMAT_VERSION = 1
+SET_FORMAT_VERSION = 2
 
 
 # ------------------------------------------------------------------------------------------- sets
@@ -118,18 +132,86 @@ def build_ytf68_val(folder: Path, data_dir: Path, limit: int | None, rebuild: bo
     return manifest
 
 
-def build_profiled_val(folder: Path, dataset_dir: Path, limit: int | None, rebuild: bool) -> dict:
-    """PNGs + AFLW2000-style ``.mat`` files of the profiled validation views; returns the manifest."""
+GT_HEADER = ["image"] + [f"{axis}{i}" for i in range(68) for axis in "xy"] + ["yaw_deg", "pitch_deg", "roll_deg"]
+
+
+def _write_gt_csv(path: Path, rows: list[tuple[str, np.ndarray, tuple]]) -> None:
+    """``image,x0,…,y67,yaw_deg,pitch_deg,roll_deg`` rows; NaN → an empty cell."""
+    def cell(v: float) -> str:
+        return "" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(GT_HEADER)
+        for name, points, pose in rows:
+            writer.writerow([name] + [cell(v) for v in np.asarray(points, np.float64).reshape(-1)] +
+                            [cell(v) for v in pose])
+
+
+def _link_images(folder: Path, source: Path, names: list[str]) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "images").mkdir(parents=True)
+    for name in names:
+        (folder / "images" / Path(name).name).symlink_to((source / name).resolve())
+
+
+def build_aflw_val(folder: Path, data_dir: Path, limit: int | None, rebuild: bool) -> dict:
+    """Symlinks to the fixed AFLW validation crops + ``gt.csv`` (visible and occluded points, yaw)."""
+    from frnet.train import real_labels
+
+    aflw = data_dir / "aflw_merlrav"
+    expected = {"format": SET_FORMAT_VERSION, "source": _file_stamp(aflw / "landmarks68.csv"), "limit": limit}
+    if not rebuild and _manifest_ok(folder, expected):
+        return json.loads((folder / MANIFEST).read_text())
+    points = real_labels.read_partial_landmarks_csv(aflw / "landmarks68.csv")
+    visibility = real_labels.read_visibility_csv(aflw / "visibility68.csv")
+    meta = real_labels.read_meta_csv(aflw / "meta.csv")
+    shipped_yaw = {n: float(m["yaw_deg"]) for n, m in meta.items()}
+    names = sorted(real_labels.aflw_validation_names(shipped_yaw), key=lambda n: (abs(shipped_yaw[n]), n))
+    names = _evenly(names, limit)
+    _link_images(folder, aflw / "images", names)
+    # The shipped yaw is positive with the nose to the image's left: frnet's is the opposite.
+    rows = [(n, np.where((visibility[n] == 0)[:, None], np.nan, points[n]), (-shipped_yaw[n], np.nan, np.nan))
+            for n in names]
+    _write_gt_csv(folder / "gt.csv", rows)
+    bins = np.histogram([abs(shipped_yaw[n]) for n in names], [0, 30, 60, 1000])[0].tolist()
+    manifest = expected | {"images": len(names), "abs_yaw_bins": dict(zip(["0-30", "30-60", "60-90"], bins)),
+                           "occluded_points_scored": True, "self_occluded_points_scored": False, "gt": "gt.csv"}
+    _write_manifest(folder, manifest)
+    return manifest
+
+
+def build_helen_val(folder: Path, data_dir: Path, limit: int | None, rebuild: bool) -> dict:
+    """Symlinks to the fixed 200 HELEN-train validation crops + ``gt.csv``."""
+    from frnet.train import real_labels
+
+    helen = data_dir / "300w" / "helen_train"
+    expected = {"format": SET_FORMAT_VERSION, "source": _file_stamp(helen / "landmarks68.csv"), "limit": limit}
+    if not rebuild and _manifest_ok(folder, expected):
+        return json.loads((folder / MANIFEST).read_text())
+    labels = read_landmarks_csv(helen / "landmarks68.csv")
+    names = _evenly(sorted(real_labels.helen_validation_names([n for n, v in labels.items() if v is not None])), limit)
+    _link_images(folder, helen / "images", names)
+    _write_gt_csv(folder / "gt.csv", [(n, labels[n], (np.nan, np.nan, np.nan)) for n in names])
+    manifest = expected | {"images": len(names), "gt": "gt.csv"}
+    _write_manifest(folder, manifest)
+    return manifest
+
+
+def build_profiled_val(folder: Path, dataset_dir: Path, limit: int | None, rebuild: bool,
+                       prefix: str = "v2_") -> dict:
+    """PNGs + ``gt.csv`` (the face model's 68 points and the exact pose) of the profiled validation views."""
     import cv2
-    from scipy.io import savemat
 
     from frnet.facemodel import load_face_model
     from frnet.train.labels import CONTEXT_ROI
 
-    labels_path, context_path = dataset_dir / "profiled_labels.npz", dataset_dir / "profiled_context.npy"
+    labels_path = dataset_dir / f"{prefix}profiled_labels.npz"
+    context_path = dataset_dir / f"{prefix}profiled_context.npy"
     if not labels_path.is_file() or not context_path.is_file():
-        raise InputError(f"{labels_path} / {context_path} missing: build them with python -m frnet.train.labels "
-                         f"and python -m frnet.train.profiling")
+        raise InputError(f"{labels_path} / {context_path} missing: build them with scripts/train_v2.sh "
+                         f"(python -m frnet.train.labels, then frnet.train.profiling --max-pitch 45 --out-prefix v2_)")
     expected = {"format": SET_FORMAT_VERSION, "source": _file_stamp(labels_path), "limit": limit}
     if not rebuild and _manifest_ok(folder, expected):
         return json.loads((folder / MANIFEST).read_text())
@@ -141,28 +223,26 @@ def build_profiled_val(folder: Path, dataset_dir: Path, limit: int | None, rebui
     if folder.exists():
         shutil.rmtree(folder)
     (folder / "images").mkdir(parents=True)
-    (folder / "gt").mkdir()
-    yaws, stems = [], set()
+    rows, yaws, pitches, stems = [], [], [], set()
     for index in picked:
         stem = base = _safe_stem(str(names[index]))
         while stem in stems:  # two views of one face whose yaws round alike
             stem = f"{base}_{len(stems)}"
         stems.add(stem)
         p = params[index]
-        points = geometry.crop_to_image(model.landmarks68(p), CONTEXT_ROI)  # (68, 3) context pixels, 0-based
-        yaw, pitch, roll = model.euler_angles(p)
-        scale, _, _ = geometry.decompose_pose(geometry.pose_matrix(p.astype(np.float64)))
-        pt3d = points.T.copy()
-        pt3d[:2] += 1.0  # Matlab's 1-based pixel coordinates, as in AFLW2000-3D
-        savemat(folder / "gt" / f"{stem}.mat",
-                {"pt3d_68": pt3d, "Pose_Para": np.array([[pitch, yaw, roll, 0.0, 0.0, 0.0, float(scale)]])})
-        image_bgr = cv2.cvtColor(np.asarray(contexts[index]), cv2.COLOR_RGB2BGR)
-        cv2.imwrite(str(folder / "images" / f"{stem}.png"), image_bgr)
-        yaws.append(abs(float(np.degrees(yaw))))
-    edges = [0, 30, 60, 90.01]
-    histogram = np.histogram(yaws, edges)[0].tolist() if yaws else [0, 0, 0]
+        points = geometry.crop_to_image(model.landmarks68(p), CONTEXT_ROI)[:, :2]  # context pixels, 0-based
+        yaw, pitch, roll = np.degrees(model.euler_angles(p))
+        rows.append((f"{stem}.png", points, (yaw, pitch, roll)))
+        cv2.imwrite(str(folder / "images" / f"{stem}.png"), cv2.cvtColor(np.asarray(contexts[index]), cv2.COLOR_RGB2BGR))
+        yaws.append(abs(float(yaw)))
+        pitches.append(float(pitch))
+    _write_gt_csv(folder / "gt.csv", rows)
+    histogram = np.histogram(yaws, [0, 30, 60, 90.01])[0].tolist() if yaws else [0, 0, 0]
+    pitch_hist = np.histogram(pitches, [-90, -30, -15, 15, 30, 90])[0].tolist() if pitches else [0] * 5
     manifest = expected | {"images": len(picked), "faces": len({str(names[i]).split("@")[0] for i in picked}),
-                           "abs_yaw_bins": dict(zip(["0-30", "30-60", "60-90"], histogram)), "gt": "gt"}
+                           "abs_yaw_bins": dict(zip(["0-30", "30-60", "60-90"], histogram)),
+                           "pitch_bins": dict(zip(["<-30", "-30..-15", "-15..15", "15..30", ">30"], pitch_hist)),
+                           "gt": "gt.csv"}
     _write_manifest(folder, manifest)
     return manifest
 
@@ -190,14 +270,30 @@ def _run(command: list[str], nice: int, what: str) -> float:
     return seconds
 
 
-def run_frnet(images: Path, out: Path, nice: int, precision: str = "auto") -> dict:
-    if out.exists():
-        shutil.rmtree(out)
-    seconds = _run([sys.executable, "-m", "frnet.cli", "--image", images, "--out", out, "-q",
-                    "--mesh-format", "ply", "--precision", precision], nice, "frnet-app --image")
-    for mesh in out.glob("*_face*.ply"):  # not needed for scoring; ~0.5 MB each
-        mesh.unlink()
-    return {"seconds": round(seconds, 1), "csv": str(out / "landmarks68.csv")}
+def run_inprocess(system: str, images: Path, ground_truth: dict, protocol: str, tddfa=None):
+    """frnet (int8 / float32) or 3DDFA_V2 in this process → (landmarks, poses, seconds)."""
+    from frnet import eval_images
+    from frnet.pipeline import PipelineOptions
+
+    started = time.perf_counter()
+    found = eval_images.find_images(images, set(ground_truth))
+    if system == "3ddfa_v2":
+        peer = _load_script("peer_3ddfa_v2")
+        landmarks, poses = peer.predict(found, ground_truth, protocol, tddfa)
+    else:
+        options = PipelineOptions(mode="image", dense=False, threads=1,
+                                  precision="fp32" if system == "frnet-fp32" else "auto")
+        landmarks, poses = eval_images.predict(found, ground_truth, protocol, options)
+    return landmarks, poses, round(time.perf_counter() - started, 1)
+
+
+def _load_script(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_peer(system: str, images: Path, out: Path, build_python: Path, nice: int, boxes: Path | None) -> dict:
@@ -231,38 +327,40 @@ def common_subset(evaluations: dict[str, evaluate.Evaluation]) -> dict[str, dict
     return out
 
 
-def markdown_table(results: dict[str, dict]) -> str:
-    """One table for one set: rows = systems."""
-    any_yaw = any(r["summary"]["yaw_bins"] for r in results.values())
-    with_common = len(results) > 1 and all("common" in r for r in results.values())
-    header = ["system", "images", "detected", "failures", "NME_box %", "NME_eye %"]
-    if with_common:
+def markdown_table(results: dict[str, dict], with_pose: bool) -> str:
+    """One table for one set and protocol: rows = systems."""
+    header = ["system", "images", "detected", "failures", "NME_box %", "yaw 0–30°", "yaw 30–60°", "yaw 60–90°",
+              "mean of bins"]
+    if len(results) > 1:
         common_images = next(iter(results.values()))["common"]["images"]
         header.append(f"NME_box % on the {common_images} images all detect")
-    if any_yaw:
-        header += ["yaw 0–30°", "yaw 30–60°", "yaw 60–90°", "balanced"]
+    if with_pose:
+        header += ["yaw MAE °", "pitch MAE °", "roll MAE °"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    best_box = min((r["summary"]["nme_box"] for r in results.values() if r["summary"]["nme_box"] is not None),
-                   default=None)
+
+    def best(values):
+        values = [v for v in values if v is not None]
+        return min(values) if values else None
+
+    summaries = {k: r["summary"] for k, r in results.items()}
+    best_balanced = best(s["balanced_nme_box"] for s in summaries.values())
     for system, result in results.items():
         s = result["summary"]
-        box = _pct(s["nme_box"])
-        if s["nme_box"] is not None and s["nme_box"] == best_box and len(results) > 1:
-            box = f"**{box}**"
-        row = [SYSTEM_TITLES.get(system, system), str(s["count"]), str(s["detected"]), str(s["failures"]), box,
-               _pct(s["nme_eye"])]
-        if with_common:
-            common = result["common"]["nme_box"]
-            best_common = min((r["common"]["nme_box"] for r in results.values()
-                               if r["common"]["nme_box"] is not None), default=None)
-            row.append(f"**{_pct(common)}**" if common is not None and common == best_common else _pct(common))
-        if any_yaw:
-            bins = {b["label"]: b for b in s["yaw_bins"]}
-            for label in ("0-30", "30-60", "60-90"):
-                b = bins.get(label)
-                empty = b is None or b["count"] == 0
-                row.append("–" if empty else f"{_pct(b['nme_box'])} ({b['detected']}/{b['count']})")
-            row.append(_pct(s["balanced_nme_box"]))
+        bins = {b["label"]: b for b in s["yaw_bins"]}
+        row = [SYSTEM_TITLES.get(system, system), str(s["count"]), str(s["detected"]), str(s["failures"]),
+               _pct(s["nme_box"])]
+        for label in ("0-30", "30-60", "60-90"):
+            b = bins.get(label)
+            row.append("–" if b is None or b["count"] == 0 else f"{_pct(b['nme_box'])} ({b['detected']}/{b['count']})")
+        balanced = _pct(s["balanced_nme_box"])
+        if s["balanced_nme_box"] is not None and s["balanced_nme_box"] == best_balanced and len(results) > 1:
+            balanced = f"**{balanced}**"
+        row.append(balanced)
+        if len(results) > 1:
+            row.append(_pct(result["common"]["nme_box"]))
+        if with_pose:
+            mae = s.get("pose_mae_deg") or {}
+            row += ["–" if mae.get(k) is None else f"{mae[k]:.2f}" for k in ("yaw", "pitch", "roll")]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -301,27 +399,22 @@ def results_block(all_results: dict, manifests: dict, runs: dict, command: str, 
         checkpoint = f", checkpoint `{net['checkpoint']}` epoch {net.get('training_epoch', '?')}"
     lines.append(f"Generated {dt.date.today().isoformat()} by `{command}` "
                  f"(network `{net.get('file', '?')}` sha256 {net.get('sha256', '?')}{checkpoint}; "
-                 f"int8 graph `{net.get('int8_file', '?')}` sha256 {net.get('int8_sha256', '?')}).")
+                 f"int8 graph `{net.get('int8_file', '?')}` sha256 {net.get('int8_sha256', '?')}). "
+                 f"NME_box in % (mean over detected images, labelled points only); failures = no face or "
+                 f"NME_box > 10 %; yaw-bin cells: NME_box % (detected/images); 'mean of bins' = the mean "
+                 f"of the |yaw| bins (the field's headline number).")
     lines.append("")
-    for name, results in all_results["sets"].items():
+    for key, results in all_results["sets"].items():
+        name, protocol = key.split("/")
         manifest = manifests[name]
-        extra = (f", {manifest['persons']} persons" if "persons" in manifest
-                 else f", from {manifest.get('faces', '?')} faces")
-        lines += [f"**{SET_TITLES.get(name, name)}** — `{name}`: {manifest['images']} images{extra}. "
-                  f"NME in % (mean over detected images); failures = no face or NME_box > 10 %; "
-                  f"yaw-bin cells: NME_box % (detected/images).", "",
-                  markdown_table(results), ""]
-        notes = []
-        for system, run in runs[name].items():
-            seconds = run.get("seconds")
-            boxes = run.get("boxes")
-            text = f"{system} {seconds} s"
-            if boxes:
-                text += " (boxes: " + ", ".join(f"{k} {v}" for k, v in boxes.items()) + ")"
-            if "hog_vs_frnet_box_iou_median" in run:
-                text += f", HOG vs converted frnet box median IoU {run['hog_vs_frnet_box_iou_median']}"
-            notes.append(text)
-        lines += ["Run: " + "; ".join(notes) + ".", ""]
+        extra = ""
+        if "abs_yaw_bins" in manifest:
+            extra = " (|yaw| " + ", ".join(f"{k}°: {v}" for k, v in manifest["abs_yaw_bins"].items()) + ")"
+        lines += [f"**{SET_TITLES.get(name, name)}** — `{name}`, {PROTOCOL_TITLES[protocol]}: "
+                  f"{manifest['images']} images{extra}.", "",
+                  markdown_table(results, any(r["summary"].get("pose_mae_deg") for r in results.values())), ""]
+        notes = [f"{system} {run.get('seconds')} s" for system, run in runs[key].items()]
+        lines += ["Run time: " + "; ".join(notes) + ".", ""]
     lines.append(MARK_END)
     return "\n".join(lines)
 
@@ -342,13 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
     parser.add_argument("--limit", type=int, help="at most N images per set (evenly spaced); no doc update")
     parser.add_argument("--out-dir", type=Path, default=REPO / ".cache" / "eval")
     parser.add_argument("--dataset", type=Path, default=REPO / ".cache" / "dataset", help="label cache")
     parser.add_argument("--build-python", type=Path, default=REPO / ".venv-build" / "bin" / "python")
-    parser.add_argument("--nice", type=int, default=10, help="niceness of the system runs (default 10)")
+    parser.add_argument("--nice", type=int, default=10, help="niceness of the peer runs in the build env (default 10)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the evaluation sets")
-    parser.add_argument("--skip-run", action="store_true", help="re-score the last runs' CSVs without running")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "accuracy.md")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc")
     parser.add_argument("--note", help="a line shown above the doc's results (e.g. that the network is interim)")
@@ -366,50 +459,52 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def build_set(name: str, folder: Path, args) -> dict:
+    if name == "profiled_val":
+        return build_profiled_val(folder, args.dataset, args.limit, args.rebuild)
+    data_dir = shared_data_dir()
+    if data_dir is None:
+        raise InputError("../shared/data not found (set FRNET_SHARED_DIR)")
+    builder = {"aflw_val": build_aflw_val, "helen_val": build_helen_val, "ytf68_val": build_ytf68_val}[name]
+    return builder(folder, data_dir, args.limit, args.rebuild)
+
+
 def _main(args: argparse.Namespace, command: str) -> int:
     started = time.perf_counter()
     root = args.out_dir / f"limit{args.limit}" if args.limit else args.out_dir
-    peers = [s for s in args.systems if not s.startswith("frnet")]
+    peers = [s for s in args.systems if s in ("mediapipe", "dlib")]
     if peers and not args.build_python.exists():
         raise InputError(f"{args.build_python} not found: make build-env (or pass --build-python)")
+    tddfa = _load_script("peer_3ddfa_v2").TDDFA() if "3ddfa_v2" in args.systems else None
     manifests, runs, all_sets = {}, {}, {}
     for set_name in args.sets:
         folder = root / set_name
-        if set_name == "ytf68_val":
-            data_dir = shared_data_dir()
-            if data_dir is None:
-                raise InputError("../shared/data not found (set FRNET_SHARED_DIR)")
-            manifest = build_ytf68_val(folder, data_dir, args.limit, args.rebuild)
-        else:
-            manifest = build_profiled_val(folder, args.dataset, args.limit, args.rebuild)
-        manifests[set_name] = manifest
+        manifest = manifests[set_name] = build_set(set_name, folder, args)
         log.info("%s: %d images", set_name, manifest["images"])
-        images, gt = folder / "images", folder / manifest["gt"]
-        ground_truth = evaluate.load_ground_truth(gt)
-        runs[set_name], all_sets[set_name], evaluations = {}, {}, {}
-        for system in args.systems:
-            out = root / "runs" / set_name / system
-            if args.skip_run:
-                run = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {}
-            elif system.startswith("frnet"):
-                run = run_frnet(images, out, args.nice, "fp32" if system == "frnet-fp32" else "auto")
-            else:
-                boxes = root / "runs" / set_name / "frnet"
-                use_boxes = system == "dlib" and (boxes / "landmarks68.csv").is_file()
-                if system == "dlib" and not use_boxes:
-                    log.warning("no frnet output for %s yet: dlib runs without fallback boxes", set_name)
-                run = run_peer(system, images, out, args.build_python, args.nice, boxes if use_boxes else None)
-            if not args.skip_run:
+        images, ground_truth = folder / "images", evaluate.load_ground_truth(folder / manifest["gt"])
+        for protocol in args.protocols:
+            key = f"{set_name}/{protocol}"
+            runs[key], all_sets[key], evaluations = {}, {}, {}
+            for system in args.systems:
+                if protocol == "gt" and system not in GT_PROTOCOL_SYSTEMS:
+                    continue
+                out = root / "runs" / set_name / protocol / system
+                out.mkdir(parents=True, exist_ok=True)
+                if system in ("mediapipe", "dlib"):
+                    run = run_peer(system, images, out, args.build_python, args.nice, None)
+                    landmarks, poses = evaluate.load_predictions(out / "landmarks68.csv"), None
+                else:
+                    landmarks, poses, seconds = run_inprocess(system, images, ground_truth, protocol, tddfa)
+                    run = {"seconds": seconds}
                 (out / "run.json").write_text(json.dumps(run, indent=1) + "\n")
-            evaluation = evaluate.score(evaluate.load_predictions(out / "landmarks68.csv"), ground_truth)
-            evaluate.write_json(out / "scores.json", evaluation.to_dict())
-            runs[set_name][system] = run
-            evaluations[system] = evaluation
-            all_sets[set_name][system] = {"summary": evaluation.to_dict()["summary"]}
-            log.info("%s / %s: %s", set_name, system,
-                     evaluate.format_summary(evaluation.summary).splitlines()[0])
-        for system, common in common_subset(evaluations).items():
-            all_sets[set_name][system]["common"] = common
+                evaluation = evaluate.score(landmarks, ground_truth, poses_deg=poses)
+                evaluate.write_json(out / "scores.json", evaluation.to_dict())
+                runs[key][system] = run
+                evaluations[system] = evaluation
+                all_sets[key][system] = {"summary": evaluation.to_dict()["summary"]}
+                log.info("%s / %s: %s", key, system, evaluate.format_summary(evaluation.summary).splitlines()[0])
+            for system, common in common_subset(evaluations).items():
+                all_sets[key][system]["common"] = common
     all_results = {"sets": all_sets, "network": network_info() if "frnet" in args.systems else {},
                    "manifests": manifests, "runs": runs, "command": command,
                    "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -418,11 +513,12 @@ def _main(args: argparse.Namespace, command: str) -> int:
     block = results_block(all_results, manifests, runs, command, args.note)
     print(block)
     print(f"\ntotal {all_results['seconds']} s; results in {root / 'results.json'}")
-    complete = not args.limit and set(args.systems) == set(SYSTEMS) and set(args.sets) == set(SETS)
+    complete = (not args.limit and set(args.systems) == set(SYSTEMS) and set(args.sets) == set(SETS)
+                and set(args.protocols) == set(PROTOCOLS))
     if args.no_doc:
         pass
     elif not complete:
-        log.info("%s is only rewritten by a full run (all systems and sets, no --limit)", args.doc)
+        log.info("%s is only rewritten by a full run (all systems, sets and protocols, no --limit)", args.doc)
     else:
         write_doc(args.doc, block)
         log.info("wrote the results into %s", args.doc)

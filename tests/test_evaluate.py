@@ -240,6 +240,35 @@ def test_frnet_app_eval_bad_path_is_one_line_and_exit_2(tmp_path, capsys):
     assert cli.main(["eval", "--pred", str(pred), "--gt", str(pred), "--failure-threshold", "0"]) == 2
 
 
+def test_ground_truth_csv_with_absent_points_and_pose(tmp_path):
+    truth = make_truth()
+    header = ["image"] + [f"{a}{i}" for i in range(68) for a in "xy"] + ["yaw_deg", "pitch_deg", "roll_deg"]
+    cells = [f"{v:.3f}" for v in truth.reshape(-1)]
+    absent = list(cells)
+    absent[0:2] = ["", ""]  # point 0 self-occluded: no label
+    path = tmp_path / "gt.csv"
+    path.write_text("\ufeff" + ",".join(header) + "\n" + ",".join(["a.jpg"] + absent + ["-40", "", "3"]) + "\n"
+                    + ",".join(["b.jpg"] + cells + ["", "", ""]) + "\n", encoding="utf-8")
+    gt = evaluate.load_ground_truth(path)
+    assert np.isnan(gt["a"].landmarks68[0]).all() and gt["a"].yaw_deg == -40.0
+    assert np.isnan(gt["a"].pose_deg[1]) and gt["a"].pose_deg[2] == 3.0 and gt["b"].yaw_deg is None
+    # Absent points are not scored: a prediction perfect elsewhere but far off at point 0 scores 0.
+    wrong = truth.copy()
+    wrong[0] += 50
+    result = evaluate.score({"a": wrong, "b": truth}, gt, poses_deg={"a": np.array([-35.0, 2.0, 363.0])})
+    by_key = {s.key: s for s in result.images}
+    assert by_key["a"].nme_box == pytest.approx(0.0, abs=1e-4)
+    assert by_key["a"].pose_error_deg[0] == pytest.approx(5.0) and np.isnan(by_key["a"].pose_error_deg[1])
+    assert by_key["a"].pose_error_deg[2] == pytest.approx(0.0, abs=1e-9)  # 363° is 3°
+    assert result.summary.pose_mae_deg["yaw"] == pytest.approx(5.0) and result.summary.pose_mae_deg["pitch"] is None
+    # A point with one coordinate is an error naming the file.
+    half = list(cells)
+    half[0] = ""
+    path.write_text(",".join(header) + "\n" + ",".join(["a.jpg"] + half + ["", "", ""]) + "\n")
+    with pytest.raises(InputError, match="gt.csv"):
+        evaluate.load_ground_truth(path)
+
+
 @needs_shared
 def test_shared_annotations_read():
     gt = evaluate.load_ground_truth(SHARED / "images" / "pts68")
@@ -281,7 +310,7 @@ def test_peer_box_conversion_and_csv_writer(tmp_path):
     assert predictions["b"] is None and np.abs(predictions["a"] - truth).max() <= 0.005
 
 
-def test_profiled_set_writer_round_trips_through_the_mat_reader(tmp_path):
+def test_profiled_set_writer_round_trips_through_the_csv_reader(tmp_path):
     from frnet.facemodel import load_face_model
     from frnet.train.labels import CONTEXT_ROI
 
@@ -293,18 +322,19 @@ def test_profiled_set_writer_round_trips_through_the_mat_reader(tmp_path):
         params[row, :12] = geometry.compose_pose(0.55, rotation, np.array([60.0, 56.0, 0.0])).reshape(-1)
     dataset = tmp_path / "dataset"
     dataset.mkdir()
-    np.savez(dataset / "profiled_labels.npz", params=params, split=np.array(["val", "train", "val"]),
+    np.savez(dataset / "v2_profiled_labels.npz", params=params, split=np.array(["val", "train", "val"]),
              name=np.array(["test_A_01.jpg@yaw+35", "training_B_02.jpg@yaw-70", "test_A_01.jpg@yaw+50"]))
-    np.save(dataset / "profiled_context.npy", np.zeros((3, 224, 224, 3), np.uint8))
+    np.save(dataset / "v2_profiled_context.npy", np.zeros((3, 224, 224, 3), np.uint8))
     folder = tmp_path / "profiled_val"
     manifest = bench.build_profiled_val(folder, dataset, None, rebuild=False)
     assert manifest["images"] == 2 and manifest["faces"] == 1
     assert manifest["abs_yaw_bins"] == {"0-30": 0, "30-60": 2, "60-90": 0}
     assert sorted(p.name for p in (folder / "images").iterdir()) == ["test_A_01_yaw+35.png", "test_A_01_yaw+50.png"]
-    gt = evaluate.load_ground_truth(folder / "gt")
+    gt = evaluate.load_ground_truth(folder / "gt.csv")
     expected = geometry.crop_to_image(model.landmarks68(params[2]), CONTEXT_ROI)[:, :2]
-    np.testing.assert_allclose(gt["test_A_01_yaw+50"].landmarks68, expected, atol=1e-4)
+    np.testing.assert_allclose(gt["test_A_01_yaw+50"].landmarks68, expected, atol=2e-3)
     assert gt["test_A_01_yaw+50"].yaw_deg == pytest.approx(50.0, abs=1e-3)
+    np.testing.assert_allclose(gt["test_A_01_yaw+50"].pose_deg, np.degrees([np.radians(50.0), 0.1, -0.05]), atol=2e-3)
     # Markers: only the block between them is replaced.
     doc = tmp_path / "accuracy.md"
     doc.write_text(f"intro\n{bench.MARK_START}\nold\n{bench.MARK_END}\noutro\n")

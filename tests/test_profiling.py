@@ -183,6 +183,23 @@ def test_plan_views_turns_away_and_covers_large_yaw():
     assert np.all(np.abs(pitches) <= profiling.MAX_PITCH_JITTER_DEG)
 
 
+def test_plan_views_pitch_covers_pitch_and_keeps_bounds():
+    rng = np.random.default_rng(0)
+    yaw = rng.uniform(-40, 40, 2000)
+    pitch = rng.uniform(-15, 15, 2000)
+    targets, deltas = profiling.plan_views_pitch(yaw, pitch, 2, 90.0, 45.0, rng)
+    final_pitch = pitch[:, None] + deltas
+    assert targets.shape == deltas.shape == (2000, 2)
+    assert np.all(np.abs(final_pitch) <= 45.0 + 1e-9) and np.all(np.abs(targets) <= 90.0)
+    # Wide pitch coverage: every 15° pitch bin out to ±45° holds a fair share of the views.
+    histogram = np.histogram(final_pitch, [-45, -30, -15, 0, 15, 30, 45])[0]
+    assert histogram.min() > 0.08 * histogram.size and histogram.min() > 0.08 * histogram.sum() / 1.5
+    # Pitch-only views keep their yaw; the others push it past 30°.
+    kept = np.abs(targets - yaw[:, None]) < 15
+    assert 0.25 < kept.mean() < 0.45
+    assert np.all(np.abs(targets[~kept]) >= 30.0)
+
+
 def test_build_profiled_writes_a_labelled_cache(face_model, tmp_path):
     params = np.stack([make_params(face_model, yaw_deg=y, seed=i) for i, y in enumerate([12.0, -20.0, 0.5])])
     contexts = np.stack([background(i) for i in range(3)])
@@ -199,7 +216,8 @@ def test_build_profiled_writes_a_labelled_cache(face_model, tmp_path):
     with np.load(tmp_path / profiling.PROFILED_LABELS_FILE) as data:
         labels = {key: data[key] for key in data.files}
     with np.load(tmp_path / "labels.npz") as data:
-        assert sorted(labels) == sorted(data.files)
+        assert sorted(labels) == sorted(set(data.files) | {"visibility"})
+    assert (labels["visibility"] == 0).all()  # profiled views carry no human points
     assert images.shape == (6, CONTEXT_SIZE, CONTEXT_SIZE, 3) and images.dtype == np.uint8
     assert labels["synthetic"].all() and np.isnan(labels["human68"]).all()
     assert list(labels["split"]) == ["train", "train", "val", "val", "train", "train"]

@@ -63,6 +63,49 @@ def read_landmarks_csv(path: str | Path) -> dict[str, np.ndarray | None]:
     return result
 
 
+POSE_COLUMNS = ["yaw_deg", "pitch_deg", "roll_deg"]
+
+
+def read_ground_truth_csv(path: str | Path) -> dict[str, tuple[np.ndarray | None, np.ndarray | None]]:
+    """Ground-truth CSV ``image,x0,y0,…,x67,y67[,yaw_deg,pitch_deg,roll_deg]`` →
+    ``{image: (landmarks (68, 2) with NaN for empty cells — e.g. self-occluded points — or None when
+    every cell is empty, pose (3,) degrees with NaN for empty cells or None without pose columns)}``.
+
+    Angles follow :mod:`frnet.geometry` (positive yaw turns the nose to the image's right).
+
+    Raises:
+        InputError: unreadable file, wrong header, a malformed row or a point with one coordinate.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read ground-truth CSV {path}: {exc}") from exc
+    header = [c.strip() for c in rows[0]] if rows else []
+    with_pose = header == LANDMARK_CSV_HEADER + POSE_COLUMNS
+    if header != LANDMARK_CSV_HEADER and not with_pose:
+        raise InputError(f"{path}: expected the header image,x0,y0,…,x67,y67 (optionally ,yaw_deg,pitch_deg,roll_deg)")
+    result: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
+    for line_number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise InputError(f"{path}:{line_number}: expected {len(header)} cells, got {len(row)}")
+        try:
+            values = np.array([float(c) if c.strip() else np.nan for c in row[1:]], dtype=np.float64)
+        except ValueError as exc:
+            raise InputError(f"{path}:{line_number}: non-numeric cell ({exc})") from exc
+        if np.isinf(values).any():
+            raise InputError(f"{path}:{line_number}: cells must be finite numbers or empty")
+        points = values[:2 * NUM_LANDMARKS].reshape(NUM_LANDMARKS, 2)
+        if (np.isnan(points).sum(axis=1) == 1).any():
+            raise InputError(f"{path}:{line_number}: a point has only one coordinate")
+        pose = values[2 * NUM_LANDMARKS:] if with_pose else None
+        result[row[0]] = (None if np.isnan(points).all() else points, pose)
+    return result
+
+
 _PTS_BODY = re.compile(r"\{(.*?)\}", re.S)
 
 

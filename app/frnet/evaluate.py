@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import NUM_LANDMARKS, read_landmarks_csv, read_pts
+from .datasets import NUM_LANDMARKS, read_ground_truth_csv, read_landmarks_csv, read_pts
 from .errors import InputError, OutputError
 from .facemodel import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
@@ -56,10 +56,13 @@ MAT_POSE_YAW_INDEX = 1  # Pose_Para = [pitch, yaw, roll, tx, ty, tz, scale]
 
 @dataclass(frozen=True, eq=False)
 class GroundTruth:
-    """One annotated image: ``landmarks68 (68, 2)`` 0-based image pixels; ``yaw_deg`` or None."""
+    """One annotated image: ``landmarks68 (68, 2)`` 0-based image pixels (NaN rows: no label, e.g.
+    self-occluded points; they are left out of the scores); ``yaw_deg`` or None; ``pose_deg``
+    ``(3,)`` yaw, pitch, roll (NaN where unknown) or None."""
 
     landmarks68: np.ndarray
     yaw_deg: float | None = None
+    pose_deg: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class ImageScore:
     nme_eye: float
     failure: bool
     yaw_deg: float | None
+    pose_error_deg: tuple[float, float, float] | None = None  # |Δyaw|, |Δpitch|, |Δroll| (NaN: unknown)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class Summary:
     yaw_bins: list[YawBinSummary] = field(default_factory=list)  # empty when no image has a yaw
     balanced_nme_box: float | None = None  # mean of the bins' nme_box over bins with detections
     unmatched_predictions: int = 0  # prediction rows with no ground truth (ignored)
+    pose_mae_deg: dict | None = None  # {"yaw", "pitch", "roll"} mean absolute error where known
 
 
 @dataclass(frozen=True)
@@ -107,9 +112,9 @@ class Evaluation:
 
 # ------------------------------------------------------------------------------------------ math
 def bbox_size(landmarks: np.ndarray) -> np.ndarray:
-    """√(w·h) of the bounding box of points ``(..., N, 2)``."""
+    """√(w·h) of the bounding box of points ``(..., N, 2)`` (NaN points ignored)."""
     landmarks = np.asarray(landmarks, dtype=np.float64)
-    extent = landmarks[..., :2].max(axis=-2) - landmarks[..., :2].min(axis=-2)
+    extent = np.nanmax(landmarks[..., :2], axis=-2) - np.nanmin(landmarks[..., :2], axis=-2)
     return np.sqrt(extent[..., 0] * extent[..., 1])
 
 
@@ -120,9 +125,13 @@ def outer_eye_distance(landmarks: np.ndarray) -> np.ndarray:
 
 
 def mean_point_error(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Mean 2D Euclidean distance over the points of ``(..., N, 2+)`` arrays (only x, y are used)."""
+    """Mean 2D Euclidean distance over the points of ``(..., N, 2+)`` arrays (only x, y are used);
+    points whose ground truth is NaN (no label) are left out."""
     predicted, truth = np.asarray(predicted, np.float64), np.asarray(truth, np.float64)
-    return np.linalg.norm(predicted[..., :2] - truth[..., :2], axis=-1).mean(axis=-1)
+    distance = np.linalg.norm(predicted[..., :2] - truth[..., :2], axis=-1)
+    if not np.isnan(truth[..., :2]).any():
+        return distance.mean(axis=-1)
+    return np.nanmean(distance, axis=-1)
 
 
 def nme(predicted: np.ndarray, truth: np.ndarray, normalisation: str = "box") -> np.ndarray:
@@ -153,12 +162,22 @@ def yaw_bin_index(yaw_deg: float | None) -> int | None:
 
 
 def _mean(values: list[float]) -> float | None:
+    values = [v for v in values if not math.isnan(v)]
     return float(np.mean(values)) if values else None
 
 
+def angle_difference_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a − b| of angles in degrees, wrapped to [0, 180]."""
+    return np.abs((np.asarray(a, np.float64) - np.asarray(b, np.float64) + 180.0) % 360.0 - 180.0)
+
+
 def score(predictions: dict[str, np.ndarray | None], ground_truth: dict[str, GroundTruth],
-          failure_threshold: float = DEFAULT_FAILURE_THRESHOLD) -> Evaluation:
+          failure_threshold: float = DEFAULT_FAILURE_THRESHOLD,
+          poses_deg: dict[str, np.ndarray] | None = None) -> Evaluation:
     """Score ``predictions`` (key → ``(68, 2+)`` or None) against ``ground_truth`` (key → GroundTruth).
+
+    ``poses_deg`` (key → predicted yaw, pitch, roll in degrees) is scored against the ground truth's
+    ``pose_deg`` where both exist.
 
     Keys are matched exactly (the loaders key both by file stem). A ground-truth image without a
     prediction, or with ``None``, counts as not detected and as a failure.
@@ -186,7 +205,11 @@ def score(predictions: dict[str, np.ndarray | None], ground_truth: dict[str, Gro
             raise ValueError(f"prediction for {key!r} must be (68, 2+), not {predicted.shape}")
         nme_box = float(nme(predicted, truth.landmarks68, "box"))
         nme_eye = float(nme(predicted, truth.landmarks68, "eye"))
-        images.append(ImageScore(key, True, nme_box, nme_eye, not nme_box <= failure_threshold, truth.yaw_deg))
+        pose_error = None
+        if poses_deg is not None and key in poses_deg and truth.pose_deg is not None:
+            pose_error = tuple(float(v) for v in angle_difference_deg(poses_deg[key], truth.pose_deg))
+        images.append(ImageScore(key, True, nme_box, nme_eye, not nme_box <= failure_threshold, truth.yaw_deg,
+                                 pose_error))
     return Evaluation(summarise(images, failure_threshold, len(set(predictions) - set(ground_truth))), images)
 
 
@@ -201,11 +224,16 @@ def summarise(images: list[ImageScore], failure_threshold: float, unmatched_pred
             bins.append(YawBinSummary(yaw_bin_label(low, high), len(members), len(found),
                                       sum(s.failure for s in members), _mean(found)))
     bin_means = [b.nme_box for b in bins if b.nme_box is not None]
+    pose_mae = None
+    errors = [s.pose_error_deg for s in detected if s.pose_error_deg is not None]
+    if errors:
+        pose_mae = {name: _mean([e[i] for e in errors]) for i, name in enumerate(("yaw", "pitch", "roll"))}
     return Summary(
         count=len(images), detected=len(detected), failures=sum(s.failure for s in images),
         failure_threshold=failure_threshold,
         nme_box=_mean([s.nme_box for s in detected]), nme_eye=_mean([s.nme_eye for s in detected]),
         yaw_bins=bins, balanced_nme_box=_mean(bin_means), unmatched_predictions=unmatched_predictions,
+        pose_mae_deg=pose_mae,
     )
 
 
@@ -302,12 +330,15 @@ def load_ground_truth(path: str | Path) -> dict[str, GroundTruth]:
         suffix = path.suffix.lower()
         if suffix == ".csv":
             result = {}
-            for name, points in read_landmarks_csv(path).items():
+            for name, (points, pose) in read_ground_truth_csv(path).items():
                 key = _stem_key(name, path, seen)
                 if points is None:
                     log.warning("%s: %s has no landmarks; skipped", path, name)
                     continue
-                result[key] = GroundTruth(points)
+                if np.isfinite(points).all(axis=1).sum() < 6:
+                    raise InputError(f"{path}: {name} has fewer than 6 labelled points")
+                yaw = None if pose is None or math.isnan(pose[0]) else float(pose[0])
+                result[key] = GroundTruth(points, yaw, pose)
             return result
         if suffix in _FILE_READERS:
             return {path.stem: _FILE_READERS[suffix](path)}
@@ -322,6 +353,23 @@ def evaluate(pred_path: str | Path, gt_path: str | Path,
              failure_threshold: float = DEFAULT_FAILURE_THRESHOLD) -> Evaluation:
     """Load both sides and :func:`score` them."""
     return score(load_predictions(pred_path), load_ground_truth(gt_path), failure_threshold)
+
+
+def evaluate_images(images_dir: str | Path, gt_path: str | Path, protocol: str = "detector",
+                    failure_threshold: float = DEFAULT_FAILURE_THRESHOLD, precision: str = "auto") -> Evaluation:
+    """Run frnet on the images of ``images_dir`` (:mod:`frnet.eval_images`) and :func:`score` it,
+    head pose included where the ground truth has one."""
+    from . import eval_images
+    from .pipeline import PipelineOptions
+
+    truth = load_ground_truth(gt_path)
+    images = eval_images.find_images(Path(images_dir), set(truth))
+    missing = len(truth) - len(images)
+    if missing:
+        log.warning("%d ground-truth entries have no image in %s; they count as not detected", missing, images_dir)
+    options = PipelineOptions(mode="image", dense=False, precision=precision)
+    landmarks, poses = eval_images.predict(images, truth, protocol, options)
+    return score(landmarks, truth, failure_threshold, poses)
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -346,6 +394,10 @@ def format_summary(summary: Summary, title: str = "") -> str:
         filled = sum(b.nme_box is not None for b in summary.yaw_bins)
         lines.append(f"{'balanced':<14}{'':>8}{'':>8}{'':>6}{_percent(summary.balanced_nme_box):>11}"
                      f"   (mean of {filled} yaw bin{'s' if filled != 1 else ''})")
+    if summary.pose_mae_deg:
+        mae = summary.pose_mae_deg
+        lines.append("pose MAE (deg): " + ", ".join(f"{k} {'–' if mae[k] is None else f'{mae[k]:.2f}'}"
+                                                     for k in ("yaw", "pitch", "roll")))
     return "\n".join(lines)
 
 
@@ -387,8 +439,16 @@ def build_parser(prog: str = "frnet-app eval") -> argparse.ArgumentParser:
         prog=prog, description="Score 68-point landmark predictions against ground truth (NME, yaw bins, failures).",
         epilog="Details: docs/accuracy.md",
     )
-    parser.add_argument("--pred", metavar="PRED.csv", type=Path, required=True,
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pred", metavar="PRED.csv", type=Path,
                         help="predictions: the landmarks68.csv of frnet-app --image (or its folder)")
+    source.add_argument("--images", metavar="DIR", type=Path,
+                        help="run frnet on the images of DIR (matched to the ground truth by file stem) and score it")
+    parser.add_argument("--crop", choices=("detector", "gt"), default="detector",
+                        help="with --images: crop from frnet's own detector (fully automatic, default) or from "
+                             "the ground-truth landmarks (the protocol of published AFLW2000-3D tables)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                        help="with --images: which network graph (default: auto, int8 on the CPU)")
     parser.add_argument("--gt", metavar="GT", type=Path, required=True,
                         help="ground truth: a landmarks CSV, a .pts/.mat file, or a folder of .pts/.mat files")
     parser.add_argument("--json", metavar="OUT.json", type=Path, help="also write the summary and per-image scores")
@@ -411,9 +471,14 @@ def main(argv: list[str] | None = None, prog: str = "frnet-app eval") -> int:
         parser.print_usage(sys.stderr)
         print(f"{prog}: error: --failure-threshold must be positive, not {args.failure_threshold}", file=sys.stderr)
         return 2
-    evaluation = evaluate(args.pred, args.gt, args.failure_threshold)
+    if args.images is not None:
+        evaluation = evaluate_images(args.images, args.gt, args.crop, args.failure_threshold, args.precision)
+        title = f"frnet on {args.images} ({args.crop} crop) vs {args.gt}"
+    else:
+        evaluation = evaluate(args.pred, args.gt, args.failure_threshold)
+        title = f"{args.pred} vs {args.gt}"
     if not args.quiet:
-        print(format_summary(evaluation.summary, f"{args.pred} vs {args.gt}"))
+        print(format_summary(evaluation.summary, title))
     if args.json is not None:
         write_json(args.json, evaluation.to_dict())
     return 0

@@ -121,7 +121,9 @@ class Augmenter:
         return to_crop, jitter, rng.random() < cfg.flip_probability
 
     def __call__(self, context: np.ndarray, params: np.ndarray, human68_ctx: np.ndarray,
-                 rng: np.random.Generator, train: bool = True):
+                 rng: np.random.Generator, train: bool = True, point_weights: np.ndarray | None = None):
+        """One sample; with ``point_weights`` ``(68,)`` (per-landmark label weights) they are
+        returned as a fourth item, permuted like the landmarks when the crop is flipped."""
         to_crop, jitter, flip = self.geometric(rng, train)
         full = np.vstack([jitter, [0, 0, 1]]) @ np.vstack([to_crop, [0, 0, 1]])
         crop = cv2.warpAffine(context, full[:2], (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
@@ -133,8 +135,12 @@ class Augmenter:
             crop = crop[:, ::-1]
             new_params = flip_params(new_params, self.mirror_matrix)
             human = flip_landmarks(human)
+            if point_weights is not None:
+                point_weights = np.asarray(point_weights)[LANDMARKS68_FLIP]
         if train:
             crop = self.photometric(np.ascontiguousarray(crop), rng)
+        if point_weights is not None:
+            return np.ascontiguousarray(crop), new_params, human.astype(np.float32), point_weights
         return np.ascontiguousarray(crop), new_params, human.astype(np.float32)
 
     def photometric(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:

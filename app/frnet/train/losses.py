@@ -211,12 +211,14 @@ class WPDCLoss(nn.Module):
         weights = torch.cat([pose_weights, diff[:, NUM_POSE_PARAMS:] * coeff_norms], dim=1)
         return weights / (weights.amax(dim=1, keepdim=True) + self.eps)
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Scalar loss for real parameters ``pred``, ``target`` ``(B, 62)``."""
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, sample_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Scalar loss for real parameters ``pred``, ``target`` ``(B, 62)``; ``sample_weights`` ``(B,)``
+        (how far each label is trusted) make it a weighted mean over samples."""
         delta = pred - target
         if self.param_std is not None:
             delta = delta / self.param_std
-        return (self.weights(pred, target) * delta.square()).mean()
+        per_sample = (self.weights(pred, target) * delta.square()).mean(dim=1)
+        return _weighted_mean(per_sample, sample_weights)
 
 
 # -- Wing ---------------------------------------------------------------------------------------------
@@ -231,6 +233,13 @@ def wing(x: torch.Tensor, width: float = WING_WIDTH, epsilon: float = WING_EPSIL
     magnitude = x.abs()
     constant = width - width * math.log1p(width / epsilon)
     return torch.where(magnitude < width, width * torch.log1p(magnitude / epsilon), magnitude - constant)
+
+
+def _weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    if weights is None:
+        return per_sample.mean()
+    weights = weights.to(per_sample.dtype)
+    return (per_sample * weights).sum() / weights.sum().clamp_min(1e-6)
 
 
 def _masked_mean(per_sample: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -254,12 +263,12 @@ class VertexWingLoss(nn.Module):
         self.points = face_model.point_set(vertex_indices)
         self.width, self.epsilon, self.use_depth = width, epsilon, use_depth
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Scalar loss for real parameters ``pred``, ``target`` ``(B, 62)``."""
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, sample_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Scalar loss for real parameters ``pred``, ``target`` ``(B, 62)``; optional ``(B,)`` sample weights."""
         error = self.points(pred) - self.points(target)
         if not self.use_depth:
             error = error[..., :2]
-        return wing(error, self.width, self.epsilon).sum(dim=-1).mean()
+        return _weighted_mean(wing(error, self.width, self.epsilon).sum(dim=-1).mean(dim=1), sample_weights)
 
 
 class LandmarkWingLoss(nn.Module):
@@ -267,7 +276,7 @@ class LandmarkWingLoss(nn.Module):
 
     Only part of a training set has human 68-point labels; the others pass ``mask = 0`` (their
     labels may hold anything, NaN included). The mask is ``(B,)`` per sample or ``(B, 68)`` per
-    landmark (e.g. invisible points). The loss is the mean over labelled landmarks of the summed u, v
+    landmark (e.g. invisible points), or float ``(B, 68)`` weights (0 = unlabelled). The loss is the mean over labelled landmarks of the summed u, v
     Wing values, and 0 (still differentiable) when nothing in the batch is labelled.
     """
 
@@ -286,8 +295,11 @@ class LandmarkWingLoss(nn.Module):
             mask = torch.ones(batch, NUM_LANDMARKS, dtype=torch.bool, device=pred.device)
         elif mask.dim() == 1:
             mask = mask[:, None].expand(batch, NUM_LANDMARKS)
-        keep = mask.to(torch.bool)
+        keep = mask > 0
         # Zero unlabelled errors before the Wing so NaN placeholders never reach the gradient.
         error = torch.where(keep[..., None], projected - landmarks_2d, torch.zeros_like(projected))
         per_landmark = wing(error, self.width, self.epsilon).sum(dim=-1)
-        return _masked_mean(per_landmark.reshape(-1), keep.reshape(-1))
+        if mask.dtype == torch.bool:
+            return _masked_mean(per_landmark.reshape(-1), keep.reshape(-1))
+        # Float weights per landmark (label reliability): a weighted mean over labelled points.
+        return _weighted_mean(per_landmark.reshape(-1), torch.where(keep, mask, torch.zeros_like(mask)).reshape(-1))

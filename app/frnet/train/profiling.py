@@ -74,6 +74,10 @@ MIN_TARGET_YAW_DEG = 30.0
 MAX_PITCH_JITTER_DEG = 10.0
 PITCH_JITTER_STD_DEG = 4.0
 FRONTAL_YAW_DEG = 2.0  # below this the turn's side is drawn at random
+# Pose plan with pitch (frnet v2 data): a share of the views keeps the face's yaw and changes only
+# its pitch; the others push yaw as before and draw their pitch from a wide range.
+PITCH_VIEW_FRACTION = 0.35
+WIDE_PITCH_FRACTION = 0.5
 PROFILED_CONTEXT_FILE = "profiled_context.npy"
 PROFILED_LABELS_FILE = "profiled_labels.npz"
 PROFILED_SUMMARY_FILE = "profiled_summary.json"
@@ -470,8 +474,30 @@ def plan_views(yaw_deg: np.ndarray, views_per_face: int, max_yaw_deg: float, rng
     return side[:, None] * target_abs, pitch
 
 
+def plan_views_pitch(yaw_deg: np.ndarray, pitch_deg: np.ndarray, views_per_face: int, max_yaw_deg: float,
+                     max_pitch_deg: float, rng: np.random.Generator):
+    """Target yaws ``(F, V)`` and pitch *deltas* ``(F, V)`` covering yaw and pitch.
+
+    A share ``PITCH_VIEW_FRACTION`` of the views keeps the face's yaw (± a few degrees) and draws its
+    target pitch uniformly in ``±max_pitch_deg``; the others push yaw as :func:`plan_views` does, with
+    a target pitch drawn uniformly in ``±max_pitch_deg`` for ``WIDE_PITCH_FRACTION`` of them and the
+    small jitter otherwise. Final pitches stay within ``±max_pitch_deg`` (the labels' Euler pitch).
+    """
+    yaw_deg, pitch_deg = np.asarray(yaw_deg, np.float64), np.asarray(pitch_deg, np.float64)
+    targets, jitter = plan_views(yaw_deg, views_per_face, max_yaw_deg, rng)
+    shape = targets.shape
+    pitch_view = rng.random(shape) < PITCH_VIEW_FRACTION
+    keep_yaw = np.clip(yaw_deg[:, None] + rng.normal(0, 3.0, shape), -max_yaw_deg, max_yaw_deg)
+    targets = np.where(pitch_view, keep_yaw, targets)
+    wide = pitch_view | (rng.random(shape) < WIDE_PITCH_FRACTION)
+    target_pitch = np.where(wide, rng.uniform(-max_pitch_deg, max_pitch_deg, shape),
+                            np.clip(pitch_deg[:, None] + jitter, -max_pitch_deg, max_pitch_deg))
+    return targets, target_pitch - pitch_deg[:, None]
+
+
 def build_profiled(dataset_dir: str | Path = DEFAULT_DIR, views_per_face: int = 2, max_yaw_deg: float = 90.0,
-                   seed: int = 0, limit: int | None = None, face_model: FaceModel | None = None) -> dict:
+                   seed: int = 0, limit: int | None = None, face_model: FaceModel | None = None,
+                   max_pitch_deg: float | None = None, prefix: str = "", out_prefix: str | None = None) -> dict:
     """Profile every sample of the label cache into large-yaw views; returns a summary dict.
 
     Training samples give training views and validation samples a separate validation set (same
@@ -483,7 +509,8 @@ def build_profiled(dataset_dir: str | Path = DEFAULT_DIR, views_per_face: int = 
         InputError: the label cache is missing or inconsistent.
     """
     dataset_dir = Path(dataset_dir)
-    labels_path, context_path = dataset_dir / "labels.npz", dataset_dir / "context.npy"
+    out_prefix = prefix if out_prefix is None else out_prefix
+    labels_path, context_path = dataset_dir / f"{prefix}labels.npz", dataset_dir / f"{prefix}context.npy"
     if not labels_path.exists() or not context_path.exists():
         raise InputError(f"{labels_path} / {context_path} missing: build them with python -m frnet.train.labels")
     with np.load(labels_path, allow_pickle=False) as data:
@@ -497,10 +524,15 @@ def build_profiled(dataset_dir: str | Path = DEFAULT_DIR, views_per_face: int = 
     if limit:
         picked = picked[:: max(1, len(picked) // limit)][:limit]
     rng = np.random.default_rng(seed)
-    targets, pitches = plan_views(labels["yaw_deg"][picked], views_per_face, max_yaw_deg, rng)
+    if max_pitch_deg is None:
+        targets, pitches = plan_views(labels["yaw_deg"][picked], views_per_face, max_yaw_deg, rng)
+    else:
+        pitch_now = np.degrees(face_model.euler_angles(labels["params"][picked])[:, 1])
+        targets, pitches = plan_views_pitch(labels["yaw_deg"][picked], pitch_now, views_per_face, max_yaw_deg,
+                                            max_pitch_deg, rng)
     num_views = targets.size
 
-    out_context = dataset_dir / PROFILED_CONTEXT_FILE
+    out_context = dataset_dir / (out_prefix + PROFILED_CONTEXT_FILE)
     tmp_context = out_context.with_name(out_context.name + ".part")
     images = np.lib.format.open_memmap(tmp_context, mode="w+", dtype=np.uint8,
                                        shape=(num_views, CONTEXT_SIZE, CONTEXT_SIZE, 3))
@@ -531,6 +563,7 @@ def build_profiled(dataset_dir: str | Path = DEFAULT_DIR, views_per_face: int = 
     out = {
         "params": new_params,
         "human68": np.full((num_views, NUM_LANDMARKS, 2), np.nan, np.float32),
+        "visibility": np.zeros((num_views, NUM_LANDMARKS), np.int8),
         "yaw_deg": yaw,
         "synthetic": np.ones(num_views, bool),
         "name": names,
@@ -538,10 +571,10 @@ def build_profiled(dataset_dir: str | Path = DEFAULT_DIR, views_per_face: int = 
     for key, values in labels.items():
         if key not in out:
             out[key] = values[origin]
-    out_labels = dataset_dir / PROFILED_LABELS_FILE
+    out_labels = dataset_dir / (out_prefix + PROFILED_LABELS_FILE)
     tmp_labels = out_labels.with_name(out_labels.name + ".part")
     with open(tmp_labels, "wb") as handle:
-        np.savez(handle, **{key: out[key] for key in labels})
+        np.savez(handle, **out)
     tmp_labels.replace(out_labels)
 
     edges = np.arange(0, 100, 10)
@@ -556,13 +589,27 @@ def build_profiled(dataset_dir: str | Path = DEFAULT_DIR, views_per_face: int = 
         "seconds": round(seconds, 1),
         "ms_per_view": round(1000 * seconds / max(num_views, 1), 2),
         "origin_index": origin.tolist(),
-        "seed": seed, "max_yaw_deg": max_yaw_deg,
+        "seed": seed, "max_yaw_deg": max_yaw_deg, "max_pitch_deg": max_pitch_deg,
+        "yaw_pitch_histogram": yaw_pitch_histogram(new_params, face_model),
+        "source_yaw_pitch_histogram": yaw_pitch_histogram(labels["params"][picked], face_model),
     }
-    summary_path = dataset_dir / PROFILED_SUMMARY_FILE
+    summary_path = dataset_dir / (out_prefix + PROFILED_SUMMARY_FILE)
     tmp_summary = summary_path.with_name(summary_path.name + ".part")
     tmp_summary.write_text(json.dumps(summary, indent=1))
     tmp_summary.replace(summary_path)
     return summary
+
+
+YAW_EDGES_DEG = (-90, -60, -30, 0, 30, 60, 90)
+PITCH_EDGES_DEG = (-90, -45, -30, -15, 0, 15, 30, 45, 90)
+
+
+def yaw_pitch_histogram(params: np.ndarray, face_model: FaceModel) -> dict:
+    """Counts per (yaw bin, pitch bin) of parameters, degrees; rows yaw, columns pitch."""
+    angles = np.degrees(face_model.euler_angles(np.asarray(params)))
+    counts = np.histogram2d(np.clip(angles[:, 0], -89.9, 89.9), np.clip(angles[:, 1], -89.9, 89.9),
+                            [YAW_EDGES_DEG, PITCH_EDGES_DEG])[0].astype(int)
+    return {"yaw_edges_deg": list(YAW_EDGES_DEG), "pitch_edges_deg": list(PITCH_EDGES_DEG), "counts": counts.tolist()}
 
 
 def main(argv=None) -> int:
@@ -572,10 +619,15 @@ def main(argv=None) -> int:
     parser.add_argument("--max-yaw", type=float, default=90.0, help="largest |yaw| in degrees")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="profile only this many faces")
+    parser.add_argument("--max-pitch", type=float, default=None,
+                        help="also vary pitch up to this |pitch| in degrees (v2 data; default: yaw only)")
+    parser.add_argument("--prefix", default="", help="label cache prefix, e.g. real2d_ for frnet.train.real_labels")
+    parser.add_argument("--out-prefix", default=None, help="output file prefix (default: --prefix)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        summary = build_profiled(args.dataset, args.views_per_face, args.max_yaw, args.seed, args.limit)
+        summary = build_profiled(args.dataset, args.views_per_face, args.max_yaw, args.seed, args.limit,
+                                 max_pitch_deg=args.max_pitch, prefix=args.prefix, out_prefix=args.out_prefix)
     except FrnetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

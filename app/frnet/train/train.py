@@ -40,52 +40,135 @@ log = logging.getLogger(__name__)
 LOSS_WEIGHTS = {"wpdc": 10.0, "vertex_wing": 0.05, "landmark_wing": 0.05}
 
 
-class TrainingData:
-    """The cached context images + labels (real and, if built, profiled) with an augmenter."""
+# Label caches a v2 run reads (prefix in .cache/dataset), with how far their parameters are trusted
+# as 3D labels (WPDC and vertex weights; 1 = exact). 2D fits take depth from the shape prior.
+V2_PARTS = {"teacher": ("", 1.0), "teacher_profiled": ("v2_profiled_", 1.0),
+            "real2d": ("real2d_", 0.5), "real2d_profiled": ("real2d_profiled_", 0.7)}
+V1_PARTS = {"teacher": ("", 1.0), "teacher_profiled": ("profiled_", 1.0)}
+# Share of each epoch per group (v2); within a group samples are balanced over yaw × pitch bins.
+V2_GROUP_SHARES = {"teacher": 0.2, "real2d": 0.35, "synthetic": 0.45}
+BALANCE_POWER = 0.5  # sampling weight ∝ (bin frequency)^-power: rare poses boosted, not flooded
+# Per-landmark weights of human labels in the landmark loss.
+VISIBLE_WEIGHT, OCCLUDED_WEIGHT, JAW_FACTOR = 1.0, 0.5, 0.5
+COARSE_HUMAN_WEIGHT = 0.5  # ytf68's labels are coarse (≈6–7 % eye NME between good detectors and them)
+SILHOUETTE_JAW_MAX_YAW_DEG = 20.0  # 300-W jaw points on the outline: used only near frontal
 
-    def __init__(self, dataset_dir: Path, model, use_profiled: bool = True):
-        parts = [("", dataset_dir / "labels.npz", dataset_dir / "context.npy")]
-        if use_profiled and (dataset_dir / "profiled_labels.npz").is_file():
-            parts.append(("profiled", dataset_dir / "profiled_labels.npz", dataset_dir / "profiled_context.npy"))
-        self.images, labels = [], []
-        for _, label_path, image_path in parts:
+
+def point_weights(visibility: np.ndarray, has_human: np.ndarray, silhouette_jaw: np.ndarray,
+                  abs_yaw_deg: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    """``(M, 68)`` landmark-loss weights from label visibility (1 visible, -1 occluded, 0 absent)."""
+    weights = np.where(visibility > 0, VISIBLE_WEIGHT, np.where(visibility < 0, OCCLUDED_WEIGHT, 0.0))
+    weights[:, :17] *= JAW_FACTOR
+    weights[silhouette_jaw & (abs_yaw_deg > SILHOUETTE_JAW_MAX_YAW_DEG), :17] = 0.0
+    weights[coarse] *= COARSE_HUMAN_WEIGHT
+    return np.where(has_human, weights, 0.0).astype(np.float32)
+
+
+class TrainingData:
+    """The cached context images + labels of every part present, with an augmenter.
+
+    Parts (``V2_PARTS``): real photos fitted to the MediaPipe teacher (+ ytf68 human points), real
+    large-pose photos fitted to human points (:mod:`frnet.train.real_labels`), and profiled views of
+    both (:mod:`frnet.train.profiling`). Missing parts are skipped (logged).
+    """
+
+    def __init__(self, dataset_dir: Path, model, use_profiled: bool = True, parts: dict | None = None):
+        parts = dict(parts or V2_PARTS)
+        if not use_profiled:
+            parts = {k: v for k, v in parts.items() if "profiled" not in k}
+        self.images, labels, self.part_names = [], [], []
+        for name, (prefix, _) in parts.items():
+            label_path, image_path = dataset_dir / f"{prefix}labels.npz", dataset_dir / f"{prefix}context.npy"
+            if not label_path.is_file():
+                log.warning("training part %s missing (%s): skipped", name, label_path)
+                continue
             with np.load(label_path) as data:
-                labels.append({k: data[k] for k in ("params", "human68", "split", "yaw_deg", "synthetic")})
+                part = {k: data[k] for k in ("params", "human68", "split", "yaw_deg", "synthetic", "source")}
+                count = len(part["params"])
+                part["visibility"] = data["visibility"] if "visibility" in data.files else \
+                    np.where(np.isfinite(part["human68"]).all(axis=2), 1, 0).astype(np.int8)
+                part["silhouette_jaw"] = data["silhouette_jaw"] if "silhouette_jaw" in data.files else np.zeros(count, bool)
+                part["trust"] = np.full(count, parts[name][1], np.float32)
+            labels.append(part)
+            self.part_names.append(name)
             self.images.append(np.load(image_path, mmap_mode="r"))
+        if not labels:
+            raise FileNotFoundError(f"no label cache in {dataset_dir}: run python -m frnet.train.labels")
         self.part = np.concatenate([np.full(len(l["params"]), i) for i, l in enumerate(labels)])
         self.offset = np.concatenate([np.arange(len(l["params"])) for l in labels])
-        self.params = np.concatenate([l["params"] for l in labels]).astype(np.float32)
-        self.human68 = np.concatenate([l["human68"] for l in labels]).astype(np.float32)
-        self.split = np.concatenate([l["split"] for l in labels])
-        self.yaw = np.concatenate([l["yaw_deg"] for l in labels])
-        self.synthetic = np.concatenate([l["synthetic"] for l in labels])
+        cat = {key: np.concatenate([l[key] for l in labels]) for key in labels[0]}
+        self.params = cat["params"].astype(np.float32)
+        self.human68 = cat["human68"].astype(np.float32)
+        self.split, self.yaw, self.synthetic, self.source = cat["split"], cat["yaw_deg"], cat["synthetic"], cat["source"]
+        self.trust = cat["trust"]
+        self.pitch = np.degrees(model.euler_angles(self.params)[:, 1]).astype(np.float32)
+        has_human = np.isfinite(self.human68).all(axis=2)
+        self.weights68 = point_weights(cat["visibility"], has_human, cat["silhouette_jaw"], np.abs(self.yaw),
+                                       self.source == "ytf68")
         self.augmenter = Augmenter(model, CONTEXT_ROI)
 
-    def indices(self, split: str, synthetic: bool | None = None) -> np.ndarray:
+    def indices(self, split: str, synthetic: bool | None = None, source: str | tuple | None = None) -> np.ndarray:
         keep = self.split == split
         if synthetic is not None:
             keep &= self.synthetic == synthetic
+        if source is not None:
+            keep &= np.isin(self.source, np.atleast_1d(source))
         return np.flatnonzero(keep)
 
+    def pose_bins(self, indices: np.ndarray) -> np.ndarray:
+        """Bin id per sample: |yaw| in 0–30/30–60/60–90 × pitch <−20/±20/>20 degrees."""
+        yaw_bin = np.digitize(np.abs(self.yaw[indices]), [30, 60])
+        pitch_bin = np.digitize(self.pitch[indices], [-20, 20])
+        return yaw_bin * 3 + pitch_bin
+
     def batch(self, indices: np.ndarray, rng: np.random.Generator, train: bool):
-        crops, params, humans = [], [], []
+        """(crops, params, human68) tensors for ``indices`` (see :meth:`batch_weighted`)."""
+        return self.batch_weighted(indices, rng, train)[:3]
+
+    def batch_weighted(self, indices: np.ndarray, rng: np.random.Generator, train: bool):
+        """(crops, params, human68, per-landmark weights (B, 68), label trust (B,)) tensors."""
+        crops, params, humans, weights = [], [], [], []
         for i in indices:
             context = np.asarray(self.images[self.part[i]][self.offset[i]])
-            crop, p, h = self.augmenter(context, self.params[i], self.human68[i], rng, train=train)
+            crop, p, h, w = self.augmenter(context, self.params[i], self.human68[i], rng, train=train,
+                                           point_weights=self.weights68[i])
             crops.append(crop)
             params.append(p)
             humans.append(h)
+            weights.append(w)
         images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
         return (images.contiguous(memory_format=torch.channels_last), torch.from_numpy(np.stack(params)),
-                torch.from_numpy(np.stack(humans)))
+                torch.from_numpy(np.stack(humans)), torch.from_numpy(np.stack(weights)),
+                torch.from_numpy(self.trust[indices]))
 
 
-def epoch_order(data: TrainingData, rng: np.random.Generator, count: int, profiled_fraction: float) -> np.ndarray:
-    """Shuffled training indices for one epoch, ``profiled_fraction`` of them synthetic views.
+def balanced_choice(data: TrainingData, pool: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` draws from ``pool`` with weights ∝ (yaw × pitch bin frequency)^-BALANCE_POWER."""
+    if count <= 0 or len(pool) == 0:
+        return np.zeros(0, int)
+    bins = data.pose_bins(pool)
+    frequency = np.bincount(bins, minlength=9)[bins].astype(np.float64)
+    weights = frequency ** -BALANCE_POWER
+    return rng.choice(pool, count, replace=True, p=weights / weights.sum())
 
-    Profiled views outnumber the real images 2:1; drawing a fixed share keeps the real photos
-    (and their human labels) from being drowned out.
+
+def epoch_order(data: TrainingData, rng: np.random.Generator, count: int, profiled_fraction: float,
+                recipe: str = "v2") -> np.ndarray:
+    """Shuffled training indices for one epoch.
+
+    v2: ``V2_GROUP_SHARES`` of the epoch from teacher-fitted photos, real large-pose photos and
+    synthetic views, each balanced over yaw × pitch bins (:func:`balanced_choice`); a missing group's
+    share goes to the others. v1: ``profiled_fraction`` synthetic views, the rest real photos, uniform.
     """
+    if recipe == "v2":
+        groups = {"teacher": data.indices("train", synthetic=False, source=("ytf68", "utkface", "videos")),
+                  "real2d": data.indices("train", synthetic=False, source=("aflw", "afw", "helen_train")),
+                  "synthetic": data.indices("train", synthetic=True)}
+        present = {k: v for k, v in groups.items() if len(v)}
+        total = sum(V2_GROUP_SHARES[k] for k in present)
+        picks = [balanced_choice(data, pool, int(round(count * V2_GROUP_SHARES[k] / total)), rng)
+                 for k, pool in present.items()]
+        return rng.permutation(np.concatenate(picks))[:count]
     real, synthetic = data.indices("train", synthetic=False), data.indices("train", synthetic=True)
     if len(synthetic) == 0:
         return rng.permutation(real)[:count] if count <= len(real) else rng.choice(real, count)
@@ -103,11 +186,28 @@ def parameter_statistics(data: TrainingData, rng: np.random.Generator, count: in
     return params.mean(axis=0).astype(np.float32), (params.std(axis=0) + 1e-6).astype(np.float32)
 
 
+def masked_nme_box(pred: np.ndarray, human68: np.ndarray) -> np.ndarray:
+    """Per sample: mean 2D error over the labelled (finite) points / √(w·h) of their box; NaN if < 6."""
+    known = np.isfinite(human68).all(axis=-1)
+    error = np.linalg.norm(np.nan_to_num(pred[..., :2] - human68), axis=-1)
+    lo = np.where(known[..., None], human68, np.inf).min(axis=1)
+    hi = np.where(known[..., None], human68, -np.inf).max(axis=1)
+    size = np.sqrt(np.clip(np.prod(hi - lo, axis=-1), 1e-9, None))
+    count = known.sum(axis=1)
+    mean = (error * known).sum(axis=1) / np.maximum(count, 1)
+    return np.where(count >= 6, mean / size, np.nan)
+
+
+YAW_BINS_DEG = ((0, 30), (30, 60), (60, 91))
+
+
 def landmark_scores(pred_params: np.ndarray, target_params: np.ndarray, human68: np.ndarray, abs_yaw_deg: np.ndarray,
                     face_model) -> dict:
     """Box-normalised NME (fraction) of the 68 landmarks of ``pred_params`` vs. the labels'
     (``target_params``; all, and per |yaw| bin) and vs. ``human68`` where those are finite (also
-    eye-normalised, the usual measure for near-frontal faces)."""
+    eye-normalised, the usual measure for near-frontal faces). Where some human points are absent
+    (self-occluded), ``nme_visible_vs_human`` scores the labelled ones, overall and per |yaw| bin,
+    with their mean over the bins (the field's "mean of bins")."""
     pred = face_model.landmarks68(pred_params)[..., :2]
     fit = nme(pred, face_model.landmarks68(target_params)[..., :2])
     result = {"nme_vs_labels": float(fit.mean())}
@@ -115,10 +215,20 @@ def landmark_scores(pred_params: np.ndarray, target_params: np.ndarray, human68:
     if has.any():
         result["nme_vs_human"] = float(nme(pred[has], human68[has]).mean())
         result["nme_eye_vs_human"] = float(nme(pred[has], human68[has], "eye").mean())
-    for lo, hi in ((0, 30), (30, 60), (60, 91)):
+    for lo, hi in YAW_BINS_DEG:
         sel = (abs_yaw_deg >= lo) & (abs_yaw_deg < hi)
         if sel.any():
             result[f"nme_yaw_{lo}_{min(hi, 90)}"] = float(fit[sel].mean())
+    visible = masked_nme_box(pred, human68)
+    if np.isfinite(visible).any():
+        result["nme_visible_vs_human"] = float(np.nanmean(visible))
+        bins = []
+        for lo, hi in YAW_BINS_DEG:
+            sel = (abs_yaw_deg >= lo) & (abs_yaw_deg < hi) & np.isfinite(visible)
+            if sel.any():
+                result[f"nme_visible_yaw_{lo}_{min(hi, 90)}"] = float(visible[sel].mean())
+                bins.append(float(visible[sel].mean()))
+        result["nme_visible_bin_mean"] = float(np.mean(bins))
     return result
 
 
@@ -130,15 +240,26 @@ def evaluate(net, data: TrainingData, face_model, stats, indices: np.ndarray, ba
     net.eval()
     mean, std = (torch.from_numpy(s) for s in stats)
     rng = np.random.default_rng(0)
+    device = next(net.parameters()).device
     preds, targets, humans = [], [], []
     for start in range(0, len(indices), batch_size):
         images, target, human = data.batch(indices[start:start + batch_size], rng, train=False)
-        preds.append((net(normalize_input(images)) * std + mean).numpy())
+        preds.append((net(normalize_input(images.to(device))).cpu() * std + mean).numpy())
         targets.append(target.numpy())
         humans.append(human.numpy())
     net.train()
     return landmark_scores(np.concatenate(preds), np.concatenate(targets), np.concatenate(humans),
                            np.abs(data.yaw[indices]), face_model)
+
+
+def validation_score(real: dict, aflw: dict, helen: dict) -> float:
+    """Model selection: the mean of the held-out scores present — ytf68 NME vs human labels, AFLW's
+    mean over |yaw| bins (visible points) and HELEN's NME — so no pose range dominates."""
+    parts = [real.get("nme_vs_human"), aflw.get("nme_visible_bin_mean"), helen.get("nme_visible_vs_human")]
+    parts = [p for p in parts if p is not None and math.isfinite(p)]
+    if not parts:
+        return real.get("nme_vs_labels", math.inf)
+    return float(np.mean(parts))
 
 
 def plot_log(csv_path: Path, png_path: Path) -> None:
@@ -174,6 +295,9 @@ def plot_log(csv_path: Path, png_path: Path) -> None:
 
 def train(args) -> dict:
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible to torch (install a CUDA build of torch)")
     # Denormal floats make CPU kernels (backward especially) an order of magnitude slower.
     torch.set_flush_denormal(True)
     torch.manual_seed(args.seed)
@@ -181,7 +305,9 @@ def train(args) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     face_model = load_face_model()
     torch_model = TorchFaceModel.from_face_model(face_model)
-    data = TrainingData(Path(args.data), face_model, use_profiled=not args.no_profiled)
+    data = TrainingData(Path(args.data), face_model, use_profiled=not args.no_profiled,
+                        parts=V2_PARTS if args.recipe == "v2" else V1_PARTS)
+    log.info("training parts: %s", ", ".join(data.part_names))
     rng = np.random.default_rng(args.seed)
     net = MobileFRNet().to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -213,33 +339,52 @@ def train(args) -> dict:
             net.load_state_dict(init["model"])
             stats = init["param_stats"]
             log.info("initialised weights and parameter statistics from %s", args.init_from)
-    mean_t, std_t = (torch.from_numpy(s) for s in stats)
-    wpdc = WPDCLoss(torch_model, param_std=std_t)
-    vertex_wing = VertexWingLoss(torch_model)
-    landmark_wing = LandmarkWingLoss(torch_model)
-    val_real = data.indices("val", synthetic=False)
+    net.to(device)
+    for group in optimizer.state.values():
+        for key, value in group.items():
+            if torch.is_tensor(value):
+                group[key] = value.to(device)
+    mean_t, std_t = (torch.from_numpy(s).to(device) for s in stats)
+    torch_model = torch_model.to(device)
+    wpdc = WPDCLoss(torch_model, param_std=std_t).to(device)
+    vertex_wing = VertexWingLoss(torch_model).to(device)
+    landmark_wing = LandmarkWingLoss(torch_model).to(device)
+    val_real = data.indices("val", synthetic=False, source=("ytf68", "utkface", "videos"))
     val_synth = data.indices("val", synthetic=True)
+    val_aflw = data.indices("val", synthetic=False, source="aflw")
+    val_helen = data.indices("val", synthetic=False, source="helen_train")
     csv_path = run / "log.csv"
     (run / "config.json").write_text(json.dumps(vars(args) | {"loss_weights": LOSS_WEIGHTS,
                                                               "train_samples": int(len(train_idx)),
                                                               "val_real": int(len(val_real)),
+                                                              "val_aflw": int(len(val_aflw)),
+                                                              "val_helen": int(len(val_helen)),
+                                                              "parts": data.part_names,
                                                               "val_synthetic": int(len(val_synth))}, indent=1))
     started = time.monotonic()
     for epoch in range(start_epoch, args.epochs):
         epoch_start = time.monotonic()
-        order = epoch_order(data, rng, samples_per_epoch, args.profiled_fraction)
+        order = epoch_order(data, rng, samples_per_epoch, args.profiled_fraction, args.recipe)
         sums = {"loss": 0.0, "wpdc": 0.0, "vertex_wing": 0.0, "landmark_wing": 0.0}
         net.train()
         for step in range(steps_per_epoch):
             idx = order[step * args.batch_size:(step + 1) * args.batch_size]
-            images, target, human = data.batch(idx, rng, train=True)
+            images, target, human, weights68, trust = (t.to(device, non_blocking=True)
+                                                       for t in data.batch_weighted(idx, rng, train=True))
             pred = net(normalize_input(images)) * std_t + mean_t
-            has_human = torch.isfinite(human).all(dim=2).all(dim=1)
-            parts = {
-                "wpdc": wpdc(pred, target),
-                "vertex_wing": vertex_wing(pred, target),
-                "landmark_wing": landmark_wing(pred, torch.nan_to_num(human), has_human),
-            }
+            if args.recipe == "v2":
+                parts = {
+                    "wpdc": wpdc(pred, target, trust),
+                    "vertex_wing": vertex_wing(pred, target, trust),
+                    "landmark_wing": landmark_wing(pred, torch.nan_to_num(human), weights68),
+                }
+            else:
+                has_human = torch.isfinite(human).all(dim=2).all(dim=1)
+                parts = {
+                    "wpdc": wpdc(pred, target),
+                    "vertex_wing": vertex_wing(pred, target),
+                    "landmark_wing": landmark_wing(pred, torch.nan_to_num(human), has_human),
+                }
             loss = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss at epoch {epoch + 1} step {step}: {parts}")
@@ -258,9 +403,14 @@ def train(args) -> dict:
                "lr": scheduler.get_last_lr()[0], "seconds": round(time.monotonic() - epoch_start, 1)}
         metrics = evaluate(net, data, face_model, stats, val_real)
         metrics_synth = evaluate(net, data, face_model, stats, val_synth)
+        metrics_aflw = evaluate(net, data, face_model, stats, val_aflw)
+        metrics_helen = evaluate(net, data, face_model, stats, val_helen)
         row |= {f"val_{k}": v for k, v in metrics.items()}
         row |= {f"val_profiled_{k}": v for k, v in metrics_synth.items()}
-        score = metrics.get("nme_vs_human", metrics.get("nme_vs_labels", math.inf))
+        row |= {f"val_aflw_{k}": v for k, v in metrics_aflw.items()}
+        row |= {f"val_helen_{k}": v for k, v in metrics_helen.items()}
+        score = validation_score(metrics, metrics_aflw, metrics_helen)
+        row["val_score"] = score
         state = {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "epoch": epoch + 1, "best": min(best, score), "param_stats": stats, "rng": rng.bit_generator.state,
                  "torch_rng": torch.get_rng_state(), "network_config": net.config,
@@ -278,6 +428,10 @@ def train(args) -> dict:
                       "val_nme_vs_labels", "val_nme_vs_human", "val_nme_eye_vs_human", "val_nme_yaw_0_30", "val_nme_yaw_30_60",
                       "val_nme_yaw_60_90", "val_profiled_nme_vs_labels", "val_profiled_nme_yaw_0_30",
                       "val_profiled_nme_yaw_30_60", "val_profiled_nme_yaw_60_90"]
+            if args.recipe == "v2":
+                fields += ["val_aflw_nme_visible_yaw_0_30", "val_aflw_nme_visible_yaw_30_60",
+                           "val_aflw_nme_visible_yaw_60_90", "val_aflw_nme_visible_bin_mean",
+                           "val_helen_nme_visible_vs_human", "val_score"]
             if not write_header:  # a resumed run keeps the columns its log started with
                 with open(csv_path, newline="") as existing:
                     fields = next(csv.reader(existing))
@@ -313,6 +467,10 @@ def main(argv=None) -> int:
                         help="share of profiled (synthetic large-pose) views in each epoch")
     parser.add_argument("--no-profiled", action="store_true", help="train on real images only")
     parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--recipe", choices=("v1", "v2"), default="v2",
+                        help="v2 (default): all label caches, pose-balanced sampling, visibility-weighted "
+                             "landmark loss; v1: the recipe of the shipped v1 network")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (a CUDA build of torch)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     print(json.dumps(train(args)))

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Mobile-FRNet v2: rebuild every label cache (skipping the ones present) and train / resume.
+#
+#   scripts/train_v2.sh                 # CPU, resumes runs/mobilefrnet_v2 if it exists
+#   DEVICE=cuda scripts/train_v2.sh     # the same command on a GPU (a CUDA build of torch)
+#   MINUTES=100 scripts/train_v2.sh     # stop at the first epoch boundary after 100 minutes
+#
+# Data (research use; see models/README.md): ytf68 / UTKFace / shared clips fitted to MediaPipe Face
+# Mesh (.cache/teacher, build env), AFLW (MERL-RAV labels) and 300-W AFW/HELEN fitted to their
+# human 68 points (frnet.train.real_labels), and yaw + pitch profiled views of both
+# (frnet.train.profiling --max-pitch 45). The schedule is fixed by EPOCHS × SAMPLES, so a resumed
+# run continues the same one-cycle schedule; the first run starts from the shipped v1 state.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+BUILD_PY=${BUILD_PY:-.venv-build/bin/python}
+DATA=${DATA:-.cache/dataset}
+RUN=${RUN:-runs/mobilefrnet_v2}
+DEVICE=${DEVICE:-cpu}
+EPOCHS=${EPOCHS:-60}
+SAMPLES=${SAMPLES:-20000}
+THREADS=${THREADS:-2}
+export OMP_WAIT_POLICY=PASSIVE
+[ -f .cache/teacher/ytf68.npz ] && [ -f .cache/teacher/utkface.npz ] && [ -f .cache/teacher/videos.npz ] \
+  || "$BUILD_PY" -m frnet.build.teacher
+[ -f "$DATA/labels.npz" ] || "$PY" -m frnet.train.labels --out "$DATA"
+[ -f "$DATA/real2d_labels.npz" ] || "$PY" -m frnet.train.real_labels --out "$DATA"
+[ -f "$DATA/v2_profiled_labels.npz" ] || "$PY" -m frnet.train.profiling --dataset "$DATA" --views-per-face 2 \
+  --max-pitch 45 --out-prefix v2_ --seed 2
+[ -f "$DATA/real2d_profiled_labels.npz" ] || "$PY" -m frnet.train.profiling --dataset "$DATA" --prefix real2d_ \
+  --views-per-face 1 --max-pitch 45 --seed 3
+args=(--run "$RUN" --data "$DATA" --recipe v2 --epochs "$EPOCHS" --samples-per-epoch "$SAMPLES" --lr 6e-4
+      --threads "$THREADS" --device "$DEVICE")
+[ -n "${MINUTES:-}" ] && args+=(--max-minutes "$MINUTES")
+if [ -f "$RUN/last.pt" ]; then
+  args+=(--resume)
+elif [ -f checkpoints/mobilefrnet_v2/last.pt ]; then   # a later session: continue the committed state
+  mkdir -p "$RUN" && cp checkpoints/mobilefrnet_v2/last.pt checkpoints/mobilefrnet_v2/log.csv "$RUN"/ && args+=(--resume)
+  [ -f checkpoints/mobilefrnet_v2/best.pt ] && cp checkpoints/mobilefrnet_v2/best.pt "$RUN"/
+else
+  args+=(--init-from checkpoints/mobilefrnet_v1/best.pt)
+fi
+exec "$PY" -m frnet.train.train "${args[@]}"
