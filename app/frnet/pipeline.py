@@ -27,6 +27,7 @@ import numpy as np
 from . import crop, geometry
 from .detect import Detection, FaceDetector, create_detector
 from .facemodel import FaceModel, load_face_model
+from .files import check_rgb_image
 from .regressor import PRECISIONS, Regressor
 from .smoothing import OneEuroFilter
 
@@ -182,11 +183,9 @@ class Pipeline:
         """Run all stages on one RGB frame (H, W, 3) uint8.
 
         Raises:
-            ValueError: the frame is not an H×W×3 uint8 array.
+            ValueError: the frame is not a non-empty H×W×3 uint8 array (:func:`frnet.files.check_rgb_image`).
         """
-        if not (isinstance(frame_rgb, np.ndarray) and frame_rgb.ndim == 3 and frame_rgb.shape[2] == 3
-                and frame_rgb.dtype == np.uint8):
-            raise ValueError("frame must be an H×W×3 uint8 RGB array")
+        frame_rgb = check_rgb_image(frame_rgb)
         timings = dict.fromkeys(STAGES, 0.0)
         video = self.options.mode == "video"
         if video and timestamp_ms is None:
