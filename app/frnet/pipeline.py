@@ -28,7 +28,7 @@ from . import crop, geometry
 from .detect import Detection, FaceDetector, create_detector
 from .facemodel import FaceModel, load_face_model
 from .files import check_rgb_image
-from .regressor import PRECISIONS, Regressor
+from .regressor import PRECISIONS, Regressor, check_face_model_match
 from .smoothing import OneEuroFilter
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,9 @@ class Pipeline:
     """Frame → :class:`FrameResult`. Stages can be injected (tests, the GUI), else they are built.
 
     Raises (construction): ``ModelFileError``/``ResourceMissingError`` for missing or broken model
-    files, ``DeviceUnavailableError`` for a forced device that is not installed.
+    files and for a network and face model that do not belong together
+    (:func:`frnet.regressor.check_face_model_match`), ``DeviceUnavailableError`` for a forced device
+    that is not installed.
     """
 
     def __init__(self, options: PipelineOptions = PipelineOptions(), face_model: FaceModel | None = None,
@@ -145,6 +147,7 @@ class Pipeline:
         self.face_model = face_model if face_model is not None else load_face_model()
         self.regressor = regressor if regressor is not None else Regressor(
             device=options.device, threads=options.threads, precision=options.precision)
+        check_face_model_match(self.regressor, self.face_model)
         self.detector = detector if detector is not None else create_detector(
             options.detector, min_confidence=options.min_detection_confidence,
             running_mode="video" if options.mode == "video" else "image")
