@@ -1,10 +1,10 @@
 """Soak test of ``frnet-app --video``: a clip looped into a long input; memory and speed over time.
 
 The clip's packets are copied (not re-encoded) again and again into one long MP4 in a temporary
-folder; then ``frnet.cli.main(["--video", LONG, "--out", OUT, ...])`` runs in this process, exactly
-as ``frnet-app`` would, writing a real output video. The only addition is a counter around each
-processed frame (``frnet.cli._Engine.run``) that samples this process's resident memory every
-``--sample-every`` frames (psutil if installed, else ``/proc/self/status``).
+folder; then ``frnet-app --video LONG --out OUT ...`` runs in this process — its own parser and
+:func:`frnet.jobs.run_video`, the engine every shell uses — writing a real output video. The job's
+per-frame callback samples this process's resident memory every ``--sample-every`` frames
+(psutil if installed, else ``/proc/self/status``).
 
 It prints one row per sample (elapsed time, frames, frames per second over the last window, RSS)
 and a verdict:
@@ -96,20 +96,24 @@ def loop_clip(clip: Path, target: Path, minutes: float) -> tuple[int, float]:
 
 
 def run_job(argv: list[str], sample_every: int) -> tuple[int, int, list[Sample]]:
-    """``frnet.cli.main(argv)`` with memory sampled every ``sample_every`` frames; returns the exit
-    code, the frames processed and the samples."""
-    from frnet import cli
+    """``frnet-app`` with ``argv`` (a ``--video`` job), memory sampled every ``sample_every`` frames;
+    returns the exit code, the frames processed and the samples.
+
+    The arguments go through ``frnet-app``'s own parser and option builder (:mod:`frnet.cli`), and
+    the job runs through :func:`frnet.jobs.run_video`, the code ``frnet-app --video`` runs; the
+    samples are taken in the job's public per-frame callback (``on_frame``).
+    """
+    from frnet import cli, console, jobs
+    from frnet.errors import FrnetError
 
     samples: list[Sample] = []
-    original_run = cli._Engine.run
-    state = {"frames": 0, "window_start": None, "start": None}
+    state = {"frames": 0, "window_start": time.perf_counter(), "start": time.perf_counter()}
 
-    def counted_run(engine, frame_rgb, timestamp_ms=None):
-        now = time.perf_counter()
-        if state["start"] is None:
+    def on_frame(_result) -> None:
+        if state["frames"] == 0:
+            now = time.perf_counter()
             state["start"] = state["window_start"] = now
             samples.append(Sample(0.0, 0, 0.0, rss_mb()))
-        result = original_run(engine, frame_rgb, timestamp_ms)
         state["frames"] += 1
         if state["frames"] % sample_every == 0:
             now = time.perf_counter()
@@ -118,15 +122,17 @@ def run_job(argv: list[str], sample_every: int) -> tuple[int, int, list[Sample]]
             samples.append(Sample(now - state["start"], state["frames"], fps, rss_mb()))
             print(f"{samples[-1].elapsed_s:9.1f} {samples[-1].frames:8d} {fps:9.1f} {samples[-1].rss_mb:9.1f}",
                   flush=True)
-        return result
 
-    cli._Engine.run = counted_run
+    args = cli.build_parser().parse_args(argv)
+    console.configure_logging(args.verbose, args.quiet)
+    print(f"{'time s':>9} {'frames':>8} {'fps':>9} {'RSS MB':>9}", flush=True)
     try:
-        print(f"{'time s':>9} {'frames':>8} {'fps':>9} {'RSS MB':>9}", flush=True)
-        code = cli.main(argv)
-    finally:
-        cli._Engine.run = original_run
-    return code, state["frames"], samples
+        with console.native_stderr_muted(args.verbose == 0):
+            jobs.run_video(cli.video_job(args), on_frame=on_frame)
+    except FrnetError as exc:
+        console.error_line(exc)
+        return console.EXIT_USER_ERROR, state["frames"], samples
+    return console.EXIT_OK, state["frames"], samples
 
 
 def verdict(samples: list[Sample], warmup: float, max_growth_mb: float, max_fps_change: float) -> dict:

@@ -232,6 +232,22 @@ def test_image_without_a_face(capsys, tmp_path):
     assert "1 images, 0 faces" in stdout
 
 
+def test_images_sharing_a_stem_get_numbered_outputs(capsys, tmp_path):
+    """The duplicate policy of the app's export too (frnet.files.unique_stems): x, x-2, …"""
+    from frnet.video import write_image_atomic
+
+    for path in (tmp_path / "a" / "x.png", tmp_path / "b" / "x.jpg"):
+        write_image_atomic(path, np.full((100, 120, 3), 128, np.uint8))
+    out = tmp_path / "out"
+    code, _, _ = run_cli(capsys, "--image", tmp_path / "a", tmp_path / "b" / "x.jpg", tmp_path / "a" / "x.png",
+                         "--out", out, "--renderer", "cpu", "-q")
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["landmarks68.csv", "x-2_landmarks.json", "x-2_overlay.png",
+                                                     "x_landmarks.json", "x_overlay.png"]
+    assert json.loads((out / "x-2_landmarks.json").read_text())["image"] == "x.jpg"
+    assert list(read_landmarks_csv(out / "landmarks68.csv")) == ["x.png", "x.jpg"]  # a file named twice: once
+
+
 # -- errors ------------------------------------------------------------------------------------------
 def test_unwritable_out_dir_writes_nothing(capsys, tmp_path):
     blocker = tmp_path / "a_file"
@@ -446,40 +462,3 @@ def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path):
     assert process.returncode == 130
     assert_one_error_line(stderr, "interrupted", str(out))
     assert list(tmp_path.iterdir()) == []  # neither the video, the JSON lines nor a temporary file
-
-
-# -- the decode/encode threads ----------------------------------------------------------------------
-def test_prefetcher_yields_in_order_and_forwards_errors():
-    with cli.Prefetcher(range(10), depth=2) as frames:
-        assert list(frames) == list(range(10))
-
-    def broken():
-        yield 1
-        raise OSError("damaged file")
-
-    with cli.Prefetcher(broken()) as frames, pytest.raises(OSError, match="damaged"):
-        list(frames)
-    with cli.Prefetcher(iter(range(10_000)), depth=2) as frames:  # closing early stops the worker
-        assert next(iter(frames)) == 0
-
-
-def test_background_writer_finishes_or_discards(tmp_path):
-    from frnet.errors import OutputError
-    from frnet.video import VideoReader, VideoWriter
-
-    frame = np.zeros((48, 64, 3), np.uint8)
-    with cli.BackgroundWriter(VideoWriter(tmp_path / "ok.mp4", 25, (64, 48))) as writer:
-        for _ in range(5):
-            writer.write(frame)
-    with VideoReader(tmp_path / "ok.mp4") as reader:
-        assert sum(1 for _ in reader) == 5
-    assert len(writer.encode_ms) == 5
-
-    writer = cli.BackgroundWriter(VideoWriter(tmp_path / "bad.mp4", 25, (64, 48)))
-    writer.write(np.zeros((10, 10, 3), np.uint8))  # wrong size: fails in the worker
-    with pytest.raises((ValueError, OutputError)):
-        writer.close()
-    with pytest.raises(KeyboardInterrupt), cli.BackgroundWriter(VideoWriter(tmp_path / "stop.mp4", 25, (64, 48))) as w:
-        w.write(frame)
-        raise KeyboardInterrupt
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.mp4"]

@@ -3,7 +3,7 @@
 Drops are real ``QDragEnterEvent``/``QDropEvent`` s with file URLs sent to the window, so they take
 the same path as a drop from a file manager. Error dialogs are recorded instead of shown; file
 dialogs return paths under ``tmp_path``. The Qt-free core (:mod:`frnet.gui.core`,
-:mod:`frnet.gui.sources`) is tested without a window at the end.
+:mod:`frnet.sources`) is tested without a window at the end.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
 
 from frnet.datasets import shared_data_dir  # noqa: E402
 from frnet.errors import CameraError  # noqa: E402
+from frnet.files import unique_stems  # noqa: E402
 from frnet.gui import core  # noqa: E402
 from frnet.gui.main_window import MainWindow  # noqa: E402
 from frnet.gui.settings import AppSettings  # noqa: E402
-from frnet.gui.sources import CameraSource, probe_cameras  # noqa: E402
+from frnet.sources import CameraSource, probe_cameras  # noqa: E402
 from frnet.video import VideoReader, read_image  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -410,11 +411,9 @@ def test_export_names_are_unique_per_image():
     with pytest.raises(ValueError):
         core.export_names("emma", 1, "stl")
 
-    class Entry:
-        def __init__(self, path):
-            self.path = Path(path)
-
-    assert core._unique_stems([Entry("a/x.jpg"), Entry("b/x.png"), Entry("y.jpg")]) == ["x", "x-2", "y"]
+    # The duplicate policy shared with frnet-app --image (frnet.files.unique_stems).
+    assert unique_stems([Path("a/x.jpg"), Path("b/x.png"), Path("y.jpg")]) == ["x", "x-2", "y"]
+    assert unique_stems([Path("x-2.jpg"), Path("x.jpg"), Path("b/x.jpg")]) == ["x-2", "x", "x-3"]
 
 
 class FakeCapture:

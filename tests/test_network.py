@@ -20,7 +20,7 @@ from frnet.train.network import (  # noqa: E402
     mobilenet_v2_baseline,
     normalize_input,
 )
-from frnet.train.profile import PAPER_TABLE2, count_macs, format_table, profile_networks  # noqa: E402
+from frnet.train.complexity import PAPER_TABLE2, count_macs, format_table, profile_networks  # noqa: E402
 from test_losses import _one_thread  # noqa: E402, F401  (autouse: torch on one thread, as in test_losses)
 
 

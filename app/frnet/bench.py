@@ -219,27 +219,27 @@ def reference_graph(folder: Path) -> tuple[Path | None, str]:
 
 def bench_video(path: Path, clip_name: str, size_name: str, threads: int, frames: int, warmup: int,
                 renderer_choice: str, precision: str = "auto") -> RunResult:
-    """The ``--video`` job on ``path`` (the CLI's loop: decoding and encoding in their own threads,
-    overlapping the processing) with per-stage timers."""
+    """The ``--video`` job on ``path`` (the same engine and stream helpers as ``frnet-app --video``:
+    decoding and encoding in their own threads, overlapping the processing) with per-stage timers."""
     import cv2
 
-    from .cli import BackgroundWriter, Prefetcher
-    from .pipeline import Pipeline, PipelineOptions
-    from .render import OverlayOptions, create_renderer
-    from .render.from_result import drawings_for
+    from .engine import Engine, EngineOptions
+    from .pipeline import PipelineOptions
+    from .render import OverlayOptions
+    from .stream import BackgroundWriter, Prefetcher
     from .video import VideoReader, VideoWriter
 
     cv2.setNumThreads(threads)
     times: dict[str, list[float]] = {stage: [] for stage in STAGES}
     detector_runs: list[float] = []
-    overlay = OverlayOptions(landmarks=True, mesh=True)
+    options = EngineOptions(pipeline=PipelineOptions(mode="video", threads=threads, precision=precision),
+                            overlay=OverlayOptions(landmarks=True, mesh=True), renderer=renderer_choice)
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="frnet-bench-")))
         reader = stack.enter_context(VideoReader(path))
         writer = stack.enter_context(VideoWriter(folder / "out.mp4", reader.frame_rate, reader.size, threads=threads))
-        pipeline = stack.enter_context(Pipeline(PipelineOptions(mode="video", threads=threads,
-                                                                    precision=precision)))
-        renderer = stack.enter_context(create_renderer(renderer_choice))
+        engine = stack.enter_context(Engine.create(options))
+        renderer = engine.renderer
         prefetcher = stack.enter_context(Prefetcher(reader))
         encoder = BackgroundWriter(writer)
         counted = with_faces = 0
@@ -247,20 +247,16 @@ def bench_video(path: Path, clip_name: str, size_name: str, threads: int, frames
         for index, frame in enumerate(prefetcher):
             if index == warmup:
                 start = time.perf_counter()
-            result = pipeline.process(frame.image_rgb, frame.timestamp_ms)
-            t0 = time.perf_counter()
-            image = renderer.render(frame.image_rgb, drawings_for(result, pipeline.face_model), overlay)
-            render_ms = (time.perf_counter() - t0) * 1e3
+            result, image = engine.run(frame.image_rgb, frame.timestamp_ms)
             encoder.write(image)
             if index < warmup:
                 continue
             counted += 1
             with_faces += bool(result.faces)
             stage_ms = result.timings_ms
-            for stage in ("detect", "crop", "infer", "reconstruct"):
+            for stage in ("detect", "crop", "infer", "reconstruct", "render"):
                 times[stage].append(stage_ms.get(stage, 0.0))
             times["track"].append(stage_ms.get("track", 0.0) + stage_ms.get("smooth", 0.0))
-            times["render"].append(render_ms)
             if result.detector_ran:
                 detector_runs.append(stage_ms.get("detect", 0.0))
             if counted == frames:
@@ -432,7 +428,7 @@ def target_lines(report: Report) -> list[str]:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    from .cli import add_output_arguments
+    from .console import add_output_arguments
     from .regressor import PRECISIONS
     from .render import RENDERER_CHOICES
 
@@ -518,7 +514,7 @@ def main(argv: list[str], prog: str = "frnet-app bench") -> int:
     if not args.quiet:
         print(format_report(report, markdown=args.markdown))
     if args.json is not None:
-        from .video import atomic_write
+        from .files import atomic_write
 
         with atomic_write(args.json) as temp:
             temp.write_text(json.dumps(asdict(report), indent=1) + "\n", encoding="utf-8")

@@ -13,25 +13,21 @@ Every option is in docs/cli.md. Exit codes: 0 done, 2 a user error (one line ``f
 …`` on stderr, no traceback unless ``-v``), 130 interrupted (Ctrl-C; a video being written is
 discarded, never left half-written).
 
-Subcommands live in :data:`SUBCOMMANDS` (name → ``"module:function"``); each function takes
-``(argv, prog)`` and returns an exit code, and runs under the same error handling as the jobs.
+This module only parses and dispatches: the jobs themselves are :mod:`frnet.jobs` (typed options
+in, a summary out), messages and exit codes are :mod:`frnet.console`. Subcommands live in
+:data:`SUBCOMMANDS` (name → ``"module:function"``); each function takes ``(argv, prog)`` and
+returns an exit code, and runs under the same error handling as the jobs.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
-import io
-import json
 import logging
 import os
 import re
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 # numpy's BLAS otherwise starts a spinning thread per core for the small per-face products; next to
@@ -39,18 +35,21 @@ from pathlib import Path
 # numpy loads (the console script imports this module first).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-
-from .errors import CameraError, FrnetError, InputError, OutputError
+from .console import (  # noqa: E402
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    PROG,
+    add_output_arguments,
+    configure_logging,
+    error_line,
+    native_stderr_muted,
+    progress_bar,
+    say,
+)
+from .errors import FrnetError  # noqa: E402
 
 log = logging.getLogger("frnet.cli")
-
-PROG = "frnet-app"
-EXIT_OK = 0
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
-CSV_NAME = "landmarks68.csv"
-ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
 # name → "module:function"; the function takes (argv: list[str], prog: str) and returns an exit code.
 SUBCOMMANDS: dict[str, str] = {
@@ -62,16 +61,9 @@ SUBCOMMANDS: dict[str, str] = {
 # ------------------------------------------------------------------------------------- arguments
 
 
-def add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    """``-q``/``-v``, shared by the jobs and the subcommands."""
-    group = parser.add_argument_group("messages")
-    group.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary, errors only")
-    group.add_argument("-v", "--verbose", action="count", default=0,
-                       help="more messages (-vv: debug), tracebacks with errors, native libraries' own logs")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from .export import MESH_FORMATS
+    from .jobs import ENCODER_PRESETS
     from .regressor import AUTO_ORDER, PRECISIONS
     from .render import COLOURINGS, RENDERER_CHOICES
 
@@ -172,85 +164,35 @@ def overlay_options(args: argparse.Namespace):
     )
 
 
-# -------------------------------------------------------------------------------------- messages
+def engine_options(args: argparse.Namespace, mode: str):
+    """The :class:`~frnet.engine.EngineOptions` of a job."""
+    from .engine import EngineOptions
+
+    return EngineOptions(pipeline=pipeline_options(args, mode), overlay=overlay_options(args), renderer=args.renderer)
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is at the time (pytest's capture, the muted-native set-up)."""
+def video_job(args: argparse.Namespace):
+    """``--video`` arguments → :class:`~frnet.jobs.VideoJob`."""
+    from .jobs import VideoJob
 
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
-        pass
+    return VideoJob(source=args.video, out=args.out, engine=engine_options(args, "video"),
+                    landmarks_out=args.landmarks_out, max_frames=args.max_frames, preset=args.preset)
 
 
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        record.levelname_lower = record.levelname.lower()
-        return super().format(record)
+def webcam_job(args: argparse.Namespace):
+    """``--webcam`` arguments → :class:`~frnet.jobs.WebcamJob`."""
+    from .jobs import WebcamJob
+
+    return WebcamJob(camera=args.webcam, out=args.out, engine=engine_options(args, "video"),
+                     landmarks_out=args.landmarks_out, max_frames=args.max_frames, preset=args.preset)
 
 
-def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
-    """Messages of frnet's loggers go to stderr as ``frnet-app: warning: …`` lines."""
-    logger = logging.getLogger("frnet")
-    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
-        logger.removeHandler(handler)
-    handler = _StderrHandler()
-    handler.setFormatter(_Formatter(f"{PROG}: %(levelname_lower)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.propagate = False
-    if quiet:
-        logger.setLevel(logging.ERROR)
-    else:
-        logger.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
+def images_job(args: argparse.Namespace):
+    """``--image`` arguments → :class:`~frnet.jobs.ImagesJob`."""
+    from .jobs import ImagesJob
 
-
-def error_line(message: object) -> None:
-    """One ``frnet-app: error: …`` line on stderr."""
-    text = " ".join(str(message).split()) or type(message).__name__
-    print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
-
-
-def _say(quiet: bool, message: str) -> None:
-    if not quiet:
-        print(message, flush=True)
-
-
-@contextlib.contextmanager
-def _native_stderr_muted(enabled: bool) -> Iterator[None]:
-    """Silence what native libraries write straight to file descriptor 2.
-
-    MediaPipe's LiteRT runtime prints several INFO lines whenever a detector is created, first run
-    or closed; they cannot be switched off from Python. Python's own ``sys.stderr`` (errors, log
-    messages, the progress bar) is moved to a duplicate of the real stderr, and descriptor 2 to
-    ``/dev/null``, for the duration. Nothing happens when ``sys.stderr`` is not descriptor 2
-    (e.g. under pytest's ``capsys``).
-    """
-    try:
-        use = enabled and sys.stderr.fileno() == 2
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        use = False
-    if not use:
-        yield
-        return
-    sys.stderr.flush()
-    saved_fd = os.dup(2)
-    python_stderr = os.fdopen(saved_fd, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
-                              errors="backslashreplace")
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    previous, sys.stderr = sys.stderr, python_stderr
-    try:
-        yield
-    finally:
-        python_stderr.flush()
-        sys.stderr = previous
-        os.dup2(saved_fd, 2)
-        python_stderr.close()
+    return ImagesJob(inputs=list(args.image), out_dir=args.out, engine=engine_options(args, "image"),
+                     mesh_format=args.mesh_format)
 
 
 # ----------------------------------------------------------------------------------------- entry
@@ -267,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] in SUBCOMMANDS:
         name = argv[0]
         module_name, function_name = SUBCOMMANDS[name].split(":")
-        with _native_stderr_muted(verbose == 0):
+        with native_stderr_muted(verbose == 0):
             return _guarded(
                 lambda: getattr(importlib.import_module(module_name), function_name)(argv[1:], f"{PROG} {name}"),
                 verbose,
@@ -286,16 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         return _usage_error(parser, problem)
     if args.webcam is not None and args.out is None:
         return _guarded(lambda: launch_gui(camera=args.webcam), verbose)
-    if args.threads:
-        import cv2
-
-        cv2.setNumThreads(args.threads)
-    with _native_stderr_muted(verbose == 0):
+    with native_stderr_muted(verbose == 0):
         if args.video is not None:
-            return _guarded(lambda: run_video(args), verbose)
+            return _guarded(lambda: _run_video(args), verbose)
         if args.image is not None:
-            return _guarded(lambda: run_images(args), verbose)
-        return _guarded(lambda: run_webcam(args), verbose)
+            return _guarded(lambda: _run_images(args), verbose)
+        return _guarded(lambda: _run_webcam(args), verbose)
 
 
 def _check_job_arguments(args: argparse.Namespace) -> str | None:
@@ -341,477 +279,42 @@ def launch_gui(camera: int | None = None) -> int:
     return int((run_app() if camera is None else run_app(camera=camera)) or 0)
 
 
-# ------------------------------------------------------------------------------------ shared bits
+# ------------------------------------------------------------------------------------------- jobs
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
-
-
-@dataclass
-class _Engine:
-    """The pipeline, renderer and overlay options of one job."""
-
-    pipeline: object
-    renderer: object
-    overlay: object
-
-    def close(self) -> None:
-        self.renderer.close()
-        self.pipeline.close()
-
-    def run(self, frame_rgb: np.ndarray, timestamp_ms: int | None = None):
-        from .render.from_result import drawings_for
-
-        result = self.pipeline.process(frame_rgb, timestamp_ms)
-        t0 = time.perf_counter()
-        image = self.renderer.render(frame_rgb, drawings_for(result, self.pipeline.face_model), self.overlay)
-        result.timings_ms["render"] = (time.perf_counter() - t0) * 1e3
-        return result, image
-
-
-@contextlib.contextmanager
-def _engine(args: argparse.Namespace, mode: str) -> Iterator[_Engine]:
-    from .pipeline import Pipeline
-    from .render import create_renderer
-
-    options = pipeline_options(args, mode)
-    pipeline = Pipeline(options)
-    try:
-        log.info("network %s (%s) on %s (%s)", pipeline.regressor.model_path.name, pipeline.regressor.precision,
-                 pipeline.regressor.device, ", ".join(pipeline.regressor.providers))
-        renderer = create_renderer(args.renderer)
-    except BaseException:
-        pipeline.close()
-        raise
-    log.info("renderer: %s", renderer.name)
-    engine = _Engine(pipeline, renderer, overlay_options(args))
-    try:
-        yield engine
-    finally:
-        engine.close()
-
-
-def _progress(total: int | None, unit: str, quiet: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=f" {unit}s", file=sys.stderr, dynamic_ncols=True, leave=False,
-                disable=quiet or not sys.stderr.isatty(), smoothing=0.1)
-
-
-class BackgroundWriter:
-    """A :class:`~frnet.video.VideoWriter` fed through a worker thread, so that encoding (PyAV
-    releases the GIL while x264 works) overlaps with processing the next frame.
-
-    Same ``write``/``close``/``abort`` and ``with`` behaviour as the writer it wraps; an error in the
-    worker is raised by the next ``write`` or by ``close``. ``encode_ms`` holds each frame's time.
-    """
-
-    def __init__(self, writer, depth: int = 3) -> None:
-        import queue
-        import threading
-
-        self.writer = writer
-        self.encode_ms: list[float] = []
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="frnet-encoder", daemon=True)
-        self._thread.start()
-
-    def _work(self) -> None:
-        while True:
-            image = self._queue.get()
-            if image is None:
-                return
-            if self._error is not None:
-                continue  # failed: drop the rest
-            try:
-                start = time.perf_counter()
-                self.writer.write(image)
-                self.encode_ms.append((time.perf_counter() - start) * 1e3)
-            except BaseException as exc:  # handed to the caller's thread
-                self._error = exc
-
-    @property
-    def frames_written(self) -> int:
-        return self.writer.frames_written
-
-    @property
-    def audio_mode(self) -> str | None:
-        return self.writer.audio_mode
-
-    def write(self, image_rgb: np.ndarray) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(image_rgb)
-
-    def _finish_worker(self, drop_pending: bool) -> None:
-        import queue
-
-        if drop_pending:
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    self._queue.get_nowait()
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def close(self) -> None:
-        """Encode what is queued, then finish the file (see ``VideoWriter.close``)."""
-        self._finish_worker(drop_pending=False)
-        if self._error is not None:
-            self.writer.abort()
-            raise self._error
-        self.writer.close()
-
-    def abort(self) -> None:
-        """Drop queued frames and delete the partial file (see ``VideoWriter.abort``)."""
-        self._finish_worker(drop_pending=True)
-        self.writer.abort()
-
-    def __enter__(self) -> BackgroundWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-@dataclass(frozen=True)
-class _Failure:
-    error: BaseException
-
-
-class Prefetcher:
-    """Iterates ``frames`` in a worker thread, up to ``depth`` items ahead, so decoding overlaps
-    with processing. Iterate once; :meth:`close` (or leaving ``with``) stops the worker — do that
-    before closing the source. ``decode_ms`` holds each item's time."""
-
-    _END = object()
-
-    def __init__(self, frames, depth: int = 3) -> None:
-        import queue
-        import threading
-
-        self.decode_ms: list[float] = []
-        self._source = iter(frames)
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="frnet-decoder", daemon=True)
-        self._thread.start()
-
-    def _put(self, item) -> bool:
-        import queue
-
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self) -> None:
-        try:
-            while not self._stop.is_set():
-                start = time.perf_counter()
-                item = next(self._source, self._END)
-                if item is self._END:
-                    break
-                self.decode_ms.append((time.perf_counter() - start) * 1e3)
-                if not self._put(item):
-                    return
-        except BaseException as exc:  # handed to the caller's thread
-            self._put(_Failure(exc))
-            return
-        self._put(self._END)
-
-    def __iter__(self):
-        while True:
-            item = self._queue.get()
-            if item is self._END:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def __enter__(self) -> Prefetcher:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-@dataclass
-class _StreamStats:
-    frames: int = 0
-    frames_with_faces: int = 0
-    seconds: float = 0.0
-
-    def line(self) -> str:
-        share = 100.0 * self.frames_with_faces / self.frames if self.frames else 0.0
-        fps = self.frames / self.seconds if self.seconds > 0 else 0.0
-        return f"{self.frames} frames, faces in {self.frames_with_faces} ({share:.1f} %), {fps:.1f} fps"
-
-
-def _process_stream(frames: Iterator[tuple[np.ndarray, int | None]], engine: _Engine, writer, sidecar,
-                    progress, max_frames: int | None) -> _StreamStats:
-    """Frames → overlay → writer (and JSON lines to ``sidecar``), until the frames end or ``max_frames``."""
-    from .export import frame_to_dict
-
-    stats = _StreamStats()
-    start = time.perf_counter()
-    for image, timestamp_ms in frames:
-        result, rendered = engine.run(image, timestamp_ms)
-        writer.write(rendered)
-        if sidecar is not None:
-            sidecar.write(json.dumps(frame_to_dict(result), separators=(",", ":")) + "\n")
-        stats.frames += 1
-        stats.frames_with_faces += bool(result.faces)
-        progress.set_postfix_str(f"faces in {stats.frames_with_faces}", refresh=False)
-        progress.update(1)
-        if max_frames is not None and stats.frames >= max_frames:
-            break
-    stats.seconds = time.perf_counter() - start
-    return stats
-
-
-@contextlib.contextmanager
-def _sidecar(path: Path | None) -> Iterator[io.TextIOBase | None]:
-    """A JSON-lines file written atomically (discarded when the job fails or is interrupted)."""
-    if path is None:
-        yield None
-        return
-    from .video import atomic_write
-
-    with atomic_write(path) as temp, open(temp, "w", encoding="utf-8") as handle:
-        yield handle
-
-
-# ----------------------------------------------------------------------------------------- --video
-
-
-def run_video(args: argparse.Namespace) -> int:
+def _run_video(args: argparse.Namespace) -> int:
     """``--video IN --out OUT``: H.264 at the input's size and frame rate, audio copied."""
-    from .video import VideoReader, VideoWriter
+    from .jobs import run_video
 
-    source, out = args.video, args.out
-    for name, path in (("--out", out), ("--landmarks-out", args.landmarks_out)):
-        if path is not None and _same_file(source, path):
-            raise OutputError(f"{name} {path} is the input video; choose another file name")
-    if args.landmarks_out is not None and _same_file(out, args.landmarks_out):
-        raise OutputError(f"--landmarks-out and --out are the same file ({out})")
-    if not source.is_file():
-        raise InputError(f"cannot read video {source}: no such file")
     try:
-        with contextlib.ExitStack() as stack:
-            reader = stack.enter_context(VideoReader(source))
-            writer = stack.enter_context(VideoWriter(out, reader.frame_rate, reader.size, audio_from=source,
-                                                     preset=args.preset, threads=args.threads or 0))
-            sidecar = stack.enter_context(_sidecar(args.landmarks_out))
-            engine = stack.enter_context(_engine(args, "video"))
-            total = reader.frame_count if args.max_frames is None else min(reader.frame_count, args.max_frames)
-            progress = stack.enter_context(_progress(total or None, "frame", args.quiet))
-            # Decoding and encoding run in their own threads, overlapping the processing.
-            frames = stack.enter_context(Prefetcher((f.image_rgb, f.timestamp_ms) for f in reader))
-            encoder = stack.enter_context(BackgroundWriter(writer))
-            started = time.perf_counter()
-            stats = _process_stream(iter(frames), engine, encoder, sidecar, progress, args.max_frames)
-            audio = {"copy": ", audio copied", "re-encode": ", audio re-encoded"}.get(writer.audio_mode, "")
+        summary = run_video(video_job(args), progress=progress_bar(args.quiet))
     except KeyboardInterrupt:
-        error_line(f"interrupted; {out} was not written")
+        error_line(f"interrupted; {args.out} was not written")
         return EXIT_INTERRUPTED
-    stats.seconds = time.perf_counter() - started  # up to the finished file
-    width, height = reader.size
-    damaged = f"; {reader.decode_errors} damaged packet(s) of the input skipped" if reader.decode_errors else ""
-    _say(args.quiet, f"wrote {out}: {width}x{height} at {reader.fps:.3f} fps{audio}; {stats.line()}{damaged}")
+    say(args.quiet, summary.line())
     return EXIT_OK
 
 
-# ---------------------------------------------------------------------------------------- --webcam
-
-
-def _camera_frames(capture, camera: int, start: float) -> Iterator[tuple[np.ndarray, int]]:
-    import cv2
-
-    frames = 0
-    while True:
-        ok, bgr = capture.read()
-        if not ok or bgr is None:
-            raise CameraError(f"camera {camera} stopped delivering frames after {frames} frames")
-        frames += 1
-        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), round((time.perf_counter() - start) * 1000)
-
-
-def open_camera(camera: int):
-    """An opened ``cv2.VideoCapture`` for camera ``camera``.
-
-    Raises:
-        CameraError: it cannot be opened or gives no frame.
-    """
-    import cv2
-
-    capture = cv2.VideoCapture(camera)
-    if not capture.isOpened():
-        capture.release()
-        raise CameraError(f"cannot open camera {camera}: no such camera, or another program is using it "
-                          f"(on Linux, list cameras with: ls /dev/video*)")
-    return capture
-
-
-def run_webcam(args: argparse.Namespace) -> int:
+def _run_webcam(args: argparse.Namespace) -> int:
     """``--webcam N --out FILE``: record the overlay until Ctrl-C or ``--max-frames`` (the file is kept)."""
-    import cv2
+    from .jobs import run_webcam
 
-    from .video import VideoWriter
-
-    capture = open_camera(args.webcam)
-    try:
-        start = time.perf_counter()
-        frames = _camera_frames(capture, args.webcam, start)
-        try:
-            first = next(frames)
-        except CameraError:
-            raise CameraError(f"camera {args.webcam} opened but gives no frames; is it in use?") from None
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        fps = fps if 1.0 <= fps <= 240.0 else 30.0
-        height, width = first[0].shape[:2]
-        stopped_by: str | None = None
-        with contextlib.ExitStack() as stack:
-            video_writer = stack.enter_context(VideoWriter(args.out, fps, (width, height), preset=args.preset,
-                                                           threads=args.threads or 0))
-            sidecar = stack.enter_context(_sidecar(args.landmarks_out))
-            engine = stack.enter_context(_engine(args, "video"))
-            progress = stack.enter_context(_progress(args.max_frames, "frame", args.quiet))
-            writer = stack.enter_context(BackgroundWriter(video_writer))
-
-            def all_frames():
-                yield first
-                yield from frames
-
-            stats = _StreamStats()
-            try:
-                stats = _process_stream(all_frames(), engine, writer, sidecar, progress, args.max_frames)
-            except KeyboardInterrupt:
-                stopped_by = "Ctrl-C"  # the normal way to stop recording: keep the file
-            except CameraError as exc:
-                stopped_by = str(exc)
-        if stopped_by is not None:
-            stats.frames = video_writer.frames_written  # all queued frames are encoded by now
-            stats.seconds = time.perf_counter() - start
-    finally:
-        capture.release()
-    _say(args.quiet, f"wrote {args.out}: {width}x{height} at {fps:.1f} fps; {stats.frames} frames"
-                     + (" (stopped with Ctrl-C)" if stopped_by == "Ctrl-C" else ""))
-    if stopped_by not in (None, "Ctrl-C"):
-        error_line(f"{stopped_by}; the recording so far is in {args.out}")
+    summary = run_webcam(webcam_job(args), progress=progress_bar(args.quiet))
+    say(args.quiet, summary.line())
+    if summary.camera_failed:
+        error_line(f"{summary.stopped_by}; the recording so far is in {args.out}")
         return EXIT_USER_ERROR
     return EXIT_OK
 
 
-# ----------------------------------------------------------------------------------------- --image
-
-
-def collect_images(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """Files given (as given, even if missing), plus the images (by suffix, sorted) of folders
-    given; and one problem per folder without images."""
-    from .video import IMAGE_SUFFIXES
-
-    images: list[Path] = []
-    problems: list[str] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                problems.append(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-            images.extend(found)
-        else:  # a file, or a missing path that read_image reports (with an empty CSV row)
-            images.append(path)
-    return images, problems
-
-
-def prepare_out_dir(out_dir: Path, inputs: list[Path], input_args: list[Path]) -> Path:
-    """Create ``out_dir`` if needed and prove it writable, before any processing.
-
-    Raises:
-        OutputError: it is a file, an input folder, or cannot be created or written.
-    """
-    for path in [*input_args, *inputs]:
-        if _same_file(path, out_dir):
-            raise OutputError(f"--out {out_dir} is an input; choose a separate output folder")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"--out {out_dir} is a file; with --image, --out names a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".frnet-write-test-", dir=out_dir)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write to {out_dir}: {exc.strerror or exc}; choose a folder you can write to"
-        ) from exc
-    return out_dir
-
-
-def run_images(args: argparse.Namespace) -> int:
+def _run_images(args: argparse.Namespace) -> int:
     """``--image FILES|DIRS --out OUTDIR``: per image an overlay PNG, one mesh per face and a
     landmark JSON; one ``landmarks68.csv`` (largest face per image) for all of them."""
-    from .export import export_face_mesh, export_landmarks_json, largest_face, write_landmarks_csv
-    from .video import read_image, write_image_atomic
+    from .jobs import run_images
 
-    images, problems = collect_images(args.image)
-    stems: dict[str, Path] = {}
-    for path in images:
-        if path.stem in stems and not _same_file(stems[path.stem], path):
-            raise InputError(f"{stems[path.stem]} and {path} share the name {path.stem!r}, so their outputs "
-                             f"would overwrite each other; process them in separate runs")
-        stems[path.stem] = path
-    images = list(stems.values())  # a file named twice is processed once
-    out_dir = prepare_out_dir(args.out, images, args.image)
-    for problem in problems:
-        error_line(problem)
-    failures = len(problems)
-    rows: list[tuple[str, np.ndarray | None]] = []
-    faces_total = meshes = 0
-    with _engine(args, "image") as engine, _progress(len(images), "image", args.quiet) as progress:
-        triangles = engine.pipeline.face_model.render_triangles
-        for path in images:
-            progress.update(1)
-            try:
-                image = read_image(path)
-            except InputError as exc:
-                error_line(exc)
-                failures += 1
-                rows.append((path.name, None))
-                continue
-            result, overlay = engine.run(image)
-            write_image_atomic(out_dir / f"{path.stem}_overlay.png", overlay)
-            export_landmarks_json(out_dir / f"{path.stem}_landmarks.json", result, image=path.name)
-            for k, face in enumerate(result.faces):
-                export_face_mesh(out_dir / f"{path.stem}_face{k}.{args.mesh_format}", face, triangles, image)
-                meshes += 1
-            if not result.faces:
-                log.warning("no face found in %s", path)
-            faces_total += len(result.faces)
-            largest = largest_face(result)
-            rows.append((path.name, None if largest is None else largest.landmarks68))
-    write_landmarks_csv(out_dir / CSV_NAME, rows)
-    with_faces = sum(landmarks is not None for _, landmarks in rows)
-    _say(args.quiet, f"wrote {out_dir}: {len(rows)} images, {faces_total} faces ({with_faces} images with a face), "
-                     f"{meshes} .{args.mesh_format} meshes, {CSV_NAME}"
-                     + (f"; {failures} inputs failed" if failures else ""))
-    return EXIT_USER_ERROR if failures else EXIT_OK
+    summary = run_images(images_job(args), progress=progress_bar(args.quiet), on_problem=error_line)
+    say(args.quiet, summary.line())
+    return EXIT_USER_ERROR if summary.failures else EXIT_OK
 
 
 if __name__ == "__main__":  # python -m frnet.cli

@@ -33,6 +33,7 @@ import numpy as np
 
 from .crop import box_iou
 from .errors import ModelFileError
+from .files import check_rgb_image
 from .resources import resource_path
 
 logger = logging.getLogger(__name__)
@@ -80,23 +81,6 @@ class Detection:
     @property
     def height(self) -> float:
         return float(self.box_xyxy[3] - self.box_xyxy[1])
-
-
-def check_rgb_image(frame_rgb: np.ndarray) -> np.ndarray:
-    """Return ``frame_rgb`` as a C-contiguous array after checking it is ``H×W×3`` uint8.
-
-    Raises:
-        ValueError: anything else (wrong type, dtype, shape, or an empty image).
-    """
-    if not isinstance(frame_rgb, np.ndarray):
-        raise ValueError(f"expected an H×W×3 uint8 RGB numpy array, got {type(frame_rgb).__name__}")
-    if frame_rgb.dtype != np.uint8 or frame_rgb.ndim != 3 or frame_rgb.shape[2] != 3:
-        raise ValueError(
-            f"expected an H×W×3 uint8 RGB image, got shape {frame_rgb.shape} dtype {frame_rgb.dtype}"
-        )
-    if frame_rgb.shape[0] == 0 or frame_rgb.shape[1] == 0:
-        raise ValueError(f"expected a non-empty image, got shape {frame_rgb.shape}")
-    return np.ascontiguousarray(frame_rgb)
 
 
 class FaceDetector(ABC):

@@ -25,11 +25,10 @@ import numpy as np
 
 from .datasets import LANDMARK_CSV_HEADER
 from .pipeline import FaceResult, FrameResult
-from .video import atomic_write
+from .files import atomic_write
 
 log = logging.getLogger(__name__)
 
-MESH_FORMATS = ("obj", "ply", "glb")
 
 
 def _trimesh(vertices: np.ndarray, triangles: np.ndarray, vertex_colors: np.ndarray | None):
@@ -58,6 +57,19 @@ def _export_glb(path: Path, mesh) -> None:
 
 MeshExporter = Callable[[Path, object], None]
 MESH_EXPORTERS: dict[str, MeshExporter] = {"obj": _export_obj, "ply": _export_ply, "glb": _export_glb}
+# The mesh formats every shell offers (CLI --mesh-format, the app's export): the registry's keys.
+MESH_FORMATS: tuple[str, ...] = tuple(MESH_EXPORTERS)
+
+
+def check_mesh_format(fmt: str) -> str:
+    """``fmt`` when it names a registered exporter.
+
+    Raises:
+        ValueError: it does not.
+    """
+    if fmt not in MESH_EXPORTERS:
+        raise ValueError(f"export format must be one of {MESH_FORMATS}, not {fmt!r}")
+    return fmt
 
 
 def mesh_format(path: str | os.PathLike) -> str:

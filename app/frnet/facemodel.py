@@ -15,6 +15,8 @@ dense mesh is the base mesh).
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import pickle
@@ -89,6 +91,9 @@ class FaceModel:
         subdivision: base → dense map (``None``: the dense mesh is the base mesh).
         dense_triangles: ``(T', 3)`` triangles of the dense mesh.
         provenance: where the model came from (sources, counts, script version, licences).
+        source_file: the file it was loaded from (``None``: built in memory).
+        file_sha256: SHA-256 of that file's bytes, which a network's ONNX metadata names as the
+            face model it was trained for (``frnet_face_model_sha256``); ``None`` when built in memory.
     """
 
     mean_shape: np.ndarray
@@ -103,6 +108,8 @@ class FaceModel:
     dense_triangles: np.ndarray | None = None
     mirror_index: np.ndarray | None = None
     provenance: dict = field(default_factory=dict)
+    source_file: Path | None = None
+    file_sha256: str | None = None
 
     def __post_init__(self) -> None:
         n = self.mean_shape.shape[0]
@@ -250,7 +257,8 @@ def load_face_model(path: str | Path | None = None) -> FaceModel:
     """
     path = Path(path) if path is not None else resource_path("models", FACE_MODEL_FILE)
     try:
-        with np.load(path, allow_pickle=False) as data:
+        raw = path.read_bytes()
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except FileNotFoundError as exc:
         raise ModelFileError(f"face model file {path} does not exist") from exc
@@ -281,6 +289,8 @@ def load_face_model(path: str | Path | None = None) -> FaceModel:
             dense_triangles=arrays.get("dense_triangles"),
             mirror_index=arrays.get("mirror_index"),
             provenance=json.loads(str(arrays.get("provenance_json", "{}"))),
+            source_file=path,
+            file_sha256=hashlib.sha256(raw).hexdigest(),
         )
     except KeyError as exc:
         raise ModelFileError(f"face model file {path} lacks the array {exc.args[0]!r}") from exc

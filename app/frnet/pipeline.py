@@ -27,7 +27,8 @@ import numpy as np
 from . import crop, geometry
 from .detect import Detection, FaceDetector, create_detector
 from .facemodel import FaceModel, load_face_model
-from .regressor import PRECISIONS, Regressor
+from .files import check_rgb_image
+from .regressor import PRECISIONS, Regressor, check_face_model_match
 from .smoothing import OneEuroFilter
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,9 @@ class Pipeline:
     """Frame → :class:`FrameResult`. Stages can be injected (tests, the GUI), else they are built.
 
     Raises (construction): ``ModelFileError``/``ResourceMissingError`` for missing or broken model
-    files, ``DeviceUnavailableError`` for a forced device that is not installed.
+    files and for a network and face model that do not belong together
+    (:func:`frnet.regressor.check_face_model_match`), ``DeviceUnavailableError`` for a forced device
+    that is not installed.
     """
 
     def __init__(self, options: PipelineOptions = PipelineOptions(), face_model: FaceModel | None = None,
@@ -144,6 +147,7 @@ class Pipeline:
         self.face_model = face_model if face_model is not None else load_face_model()
         self.regressor = regressor if regressor is not None else Regressor(
             device=options.device, threads=options.threads, precision=options.precision)
+        check_face_model_match(self.regressor, self.face_model)
         self.detector = detector if detector is not None else create_detector(
             options.detector, min_confidence=options.min_detection_confidence,
             running_mode="video" if options.mode == "video" else "image")
@@ -182,11 +186,9 @@ class Pipeline:
         """Run all stages on one RGB frame (H, W, 3) uint8.
 
         Raises:
-            ValueError: the frame is not an H×W×3 uint8 array.
+            ValueError: the frame is not a non-empty H×W×3 uint8 array (:func:`frnet.files.check_rgb_image`).
         """
-        if not (isinstance(frame_rgb, np.ndarray) and frame_rgb.ndim == 3 and frame_rgb.shape[2] == 3
-                and frame_rgb.dtype == np.uint8):
-            raise ValueError("frame must be an H×W×3 uint8 RGB array")
+        frame_rgb = check_rgb_image(frame_rgb)
         timings = dict.fromkeys(STAGES, 0.0)
         video = self.options.mode == "video"
         if video and timestamp_ms is None:

@@ -85,6 +85,39 @@ def shipped_graph(precision: str, provider: str) -> Path:
     return resource_path("models", INT8_ONNX_FILE if precision == "int8" else ONNX_FILE)
 
 
+def check_face_model_match(regressor, face_model) -> None:
+    """Refuse a network and a face model that do not belong together: the network's 62 outputs are
+    coefficients of one particular face model, and with another one every mesh and landmark is
+    silently wrong.
+
+    Compares the parameter counts, and the SHA-256 of the face model file the graph was exported
+    with (ONNX metadata ``frnet_face_model_sha256``) with :attr:`FaceModel.file_sha256
+    <frnet.facemodel.FaceModel.file_sha256>` of the loaded one. A graph without that metadata or a
+    face model built in memory (no file) cannot be compared by hash and passes that part.
+
+    Raises:
+        ModelFileError: they do not match (names both files and the fix).
+    """
+    network = Path(getattr(regressor, "model_path", "the network")).name
+    if int(regressor.num_params) != int(face_model.num_params):
+        raise ModelFileError(
+            f"network {network} predicts {regressor.num_params} parameters, but the face model has "
+            f"{face_model.num_params}; use the face model the network was trained for"
+        )
+    expected = getattr(regressor, "metadata", {}).get("frnet_face_model_sha256")
+    actual = face_model.file_sha256
+    if not expected or not actual or expected == actual:
+        return
+    trained_for = getattr(regressor, "metadata", {}).get("frnet_face_model", "its face model")
+    loaded = face_model.source_file or "the face model in use"
+    raise ModelFileError(
+        f"network {network} was trained for {trained_for} (SHA-256 {expected[:12]}…), but the face model "
+        f"{loaded} has SHA-256 {actual[:12]}…, so its meshes and landmarks would be wrong; use the face "
+        f"model shipped with the network (check FRNET_MODELS_DIR) or export the network for this face "
+        f"model (python -m frnet.train.export)"
+    )
+
+
 class Regressor:
     """Runs the shipped (or a given) Mobile-FRNet ONNX graph on batches of crops.
 
@@ -131,11 +164,9 @@ class Regressor:
     def device(self) -> str:
         return {v: k for k, v in DEVICES.items()}.get(self.providers[0], self.providers[0])
 
-    def check_face_model(self, face_model_file_sha256: str | None) -> None:
-        """Warn when the graph was trained for another face model file than the one loaded."""
-        expected = self.metadata.get("frnet_face_model_sha256")
-        if expected and face_model_file_sha256 and expected != face_model_file_sha256:
-            log.warning("%s was trained with a different face model file than the one loaded", self.model_path.name)
+    def check_face_model(self, face_model) -> None:
+        """Raise unless this graph was trained for ``face_model`` (see :func:`check_face_model_match`)."""
+        check_face_model_match(self, face_model)
 
     def __call__(self, crops_rgb: np.ndarray) -> np.ndarray:
         """``(B, 120, 120, 3)`` uint8 RGB crops → ``(B, 62)`` float32 parameters (empty batch allowed)."""

@@ -1,13 +1,12 @@
-"""Reading and writing videos (PyAV) and images (OpenCV), and atomic file writes.
+"""Reading and writing video files (PyAV): decoded frames in, H.264 out.
 
 * :class:`VideoReader` yields upright :class:`VideoFrame` s (rotation metadata applied), skipping
   packets that fail to decode.
 * :class:`VideoWriter` encodes H.264 into a temporary file next to the destination, copies the audio
   of another file, and renames the result into place on :meth:`VideoWriter.close`.
-* :func:`read_image` / :func:`write_image_atomic` for still images, and :func:`atomic_write` for any
-  other file a module writes.
 
-Images are ``H×W×3`` uint8 RGB numpy arrays throughout.
+Still images, atomic writes and the frame check live in :mod:`frnet.files` (no PyAV there); their
+names are re-exported here for older imports. Images are ``H×W×3`` uint8 RGB numpy arrays throughout.
 """
 
 from __future__ import annotations
@@ -17,18 +16,25 @@ import logging
 import math
 import numbers
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
-from .detect import check_rgb_image
 from .errors import InputError, OutputError
+from .files import (  # noqa: F401 - re-exported: frnet.video.read_image etc. keep working
+    IMAGE_SUFFIXES,
+    _commit,
+    _remove_quietly,
+    _temp_sibling,
+    atomic_write,
+    check_rgb_image,
+    read_image,
+    write_image_atomic,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,127 +46,6 @@ _LIMITED_RANGE = 1
 _NEVER_REMUX_PREFIXES = ("pcm_",)
 # A badly damaged file can fail on every packet: warn about the first few, count the rest.
 MAX_DECODE_WARNINGS = 3
-
-
-# --------------------------------------------------------------------------------------------- files
-
-
-def _temp_sibling(path: Path) -> Path:
-    """Create an empty, uniquely named file next to ``path`` keeping its suffix; return its path.
-
-    Created with mode 0666 minus the umask, like any new file, so the renamed result gets the
-    permissions a plain ``open(path, "w")`` would have given it.
-
-    Raises:
-        OutputError: the folder cannot be created or written, or ``path`` is a folder.
-    """
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
-    existing = next((p for p in path.parents if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise OutputError(f"cannot write {path}: {existing} is a file, not a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            temp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
-            try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                continue
-            os.close(fd)
-            return temp
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write {path}: {exc.strerror or exc}; choose a folder you can write to"
-        ) from exc
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
-def _commit(temp: Path, path: Path) -> None:
-    try:
-        os.replace(temp, path)
-    except OSError as exc:
-        _remove_quietly(temp)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
-    """Write a file all at once or not at all.
-
-    Yields the path of a temporary file in the same folder with the same suffix (so libraries that
-    pick a format from the suffix still work). Write it; when the block ends normally it replaces
-    ``path`` in one step (``os.replace``), when the block raises it is deleted and ``path`` is left
-    as it was. Missing parent folders are created.
-
-    Example::
-
-        with atomic_write("out/mesh.obj") as temp:
-            mesh.export(temp)
-
-    Raises:
-        OutputError: the destination cannot be written.
-    """
-    path = Path(path)
-    temp = _temp_sibling(path)
-    try:
-        yield temp
-    except BaseException:
-        _remove_quietly(temp)
-        raise
-    _commit(temp, path)
-
-
-# -------------------------------------------------------------------------------------------- images
-
-
-# Still-image files the jobs and the app pick up from folders (all readable by OpenCV).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as ``H×W×3`` uint8 RGB, upright (EXIF orientation applied).
-
-    Grayscale is replicated to three channels, an alpha channel is dropped (not composited) and
-    16-bit images are scaled to 8 bits.
-
-    Raises:
-        InputError: the file is missing, empty, or not an image OpenCV can decode.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"cannot read image {path}: no such file")
-    if path.stat().st_size == 0:
-        raise InputError(f"cannot read image {path}: the file is empty")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)  # 8-bit, 3 channels, EXIF orientation applied
-    if bgr is None or bgr.size == 0:
-        raise InputError(
-            f"cannot read image {path}: not an image format OpenCV can decode, or the file is corrupt"
-        )
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def write_image_atomic(path: str | os.PathLike, image_rgb: np.ndarray) -> None:
-    """Write an ``H×W×3`` uint8 RGB image; the format follows the suffix (``.png``, ``.jpg``, …).
-
-    Raises:
-        ValueError: ``image_rgb`` is not ``H×W×3`` uint8.
-        OutputError: unknown suffix, or the destination cannot be written.
-    """
-    path = Path(path)
-    image_rgb = check_rgb_image(image_rgb)
-    try:
-        ok, encoded = cv2.imencode(path.suffix, cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise OutputError(f"cannot write {path}: unknown image type {path.suffix!r}; use .png or .jpg")
-    with atomic_write(path) as temp:
-        temp.write_bytes(encoded.tobytes())
 
 
 # ------------------------------------------------------------------------------------------- reading

@@ -2,8 +2,8 @@
 
 * :mod:`frnet.gui.core` — Qt-free logic: dropped paths, overlay toggles, HUD numbers, still-image
   processing and export of gallery entries.
-* :mod:`frnet.gui.sources` — video file and webcam frame sources (Qt-free).
-* :mod:`frnet.gui.workers` — ``QObject`` workers in ``QThread`` s running the pipeline and renderer.
+* :mod:`frnet.gui.workers` — ``QObject`` workers in ``QThread`` s running the shared engine
+  (:mod:`frnet.engine`) on frames from :mod:`frnet.sources` (the camera code the CLI uses too).
 * :mod:`frnet.gui.view`, :mod:`frnet.gui.gallery`, :mod:`frnet.gui.main_window` — the widgets.
 * :mod:`frnet.gui.settings` — saved settings (``QSettings``).
 * :mod:`frnet.gui.app` — ``run_app()``, the entry point of ``frnet-app`` (see docs/gui.md).

@@ -114,7 +114,7 @@ def save_png(path: Path, image_rgb) -> None:
     import cv2
 
     from ..errors import OutputError
-    from ..video import atomic_write
+    from ..files import atomic_write
 
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if not ok:

@@ -2,16 +2,21 @@
 
 Everything here is plain Python and numpy, so it is tested without a display: sorting dropped
 paths into videos and images, overlay toggles → :class:`~frnet.render.OverlayOptions`, the HUD's
-numbers and text, processing one still image into a gallery entry, and exporting the selected
-entries (meshes + landmarks JSON). The Qt classes in :mod:`frnet.gui.workers` and
+numbers and text, processing one still image into a gallery entry (through the shared
+:class:`~frnet.engine.Engine`), and exporting the selected entries (meshes + landmarks JSON, named
+by :func:`frnet.files.output_names`). The Qt classes in :mod:`frnet.gui.workers` and
 :mod:`frnet.gui.main_window` only move these values between threads and widgets.
+
+Lists with one source of truth elsewhere are read from there: the suffixes from
+:mod:`frnet.files`, the export formats from the exporter registry (:data:`frnet.export.MESH_FORMATS`),
+the overlay toggles' names from :class:`OverlayToggles`' fields.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
-import math
 import os
 import threading
 import time
@@ -22,19 +27,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .. import files
+from ..engine import STAGES, Engine
 from ..errors import FrnetError, OutputError
+from ..export import MESH_FORMATS, check_mesh_format
 from ..facemodel import FaceModel, load_face_model
-from ..pipeline import STAGES, FrameResult, Pipeline, PipelineOptions
-from ..render import OverlayOptions, Renderer
-from ..render.from_result import drawings_for
-from ..video import IMAGE_SUFFIXES as _IMAGE_SUFFIXES
+from ..pipeline import FrameResult, Pipeline, PipelineOptions
+from ..render import OverlayOptions
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv"})
-# The same list the command line uses, as a set for lookups.
-IMAGE_SUFFIXES = frozenset(_IMAGE_SUFFIXES)
-EXPORT_FORMATS = ("obj", "ply", "glb")
+# The lists the command line uses, as sets for lookups.
+VIDEO_SUFFIXES = frozenset(files.VIDEO_SUFFIXES)
+IMAGE_SUFFIXES = frozenset(files.IMAGE_SUFFIXES)
+EXPORT_FORMATS = MESH_FORMATS  # the exporter registry's formats
 THUMBNAIL_SIDE_PX = 200
 PREVIEW_MAX_SIDE_PX = 1600
 CAMERA_INDICES = tuple(range(5))
@@ -125,7 +131,7 @@ class OverlayToggles:
         )
 
 
-OVERLAY_NAMES = ("landmarks", "mesh", "wireframe", "axes", "depth")
+OVERLAY_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(OverlayToggles))
 
 
 # -------------------------------------------------------------------------------------------- HUD
@@ -188,7 +194,7 @@ class HudData:
 
 
 def hud_data(result: FrameResult, render_ms: float, fps: float, frame_count: int = 0) -> HudData:
-    """The HUD's numbers for ``result`` rendered in ``render_ms``."""
+    """The HUD's numbers for ``result`` rendered in ``render_ms`` (the engine's stages, :data:`STAGES`)."""
     timings = {stage: float(result.timings_ms.get(stage, 0.0)) for stage in STAGES}
     timings["render"] = float(render_ms)
     pose = None
@@ -245,14 +251,6 @@ def make_pipeline(options: PipelineOptions) -> Pipeline:
 PipelineFactory = Callable[[PipelineOptions], Pipeline]
 
 
-def render_result(renderer: Renderer, frame_rgb: np.ndarray, result: FrameResult, face_model: FaceModel,
-                  overlay: OverlayOptions) -> tuple[np.ndarray, float]:
-    """Draw ``result`` over ``frame_rgb``; return the picture and the milliseconds it took."""
-    start = time.perf_counter()
-    image = renderer.render(frame_rgb, drawings_for(result, face_model), overlay)
-    return image, (time.perf_counter() - start) * 1e3
-
-
 def fit_within(image_rgb: np.ndarray, max_side_px: int) -> np.ndarray:
     """``image_rgb`` shrunk (area filter) so its longer side is at most ``max_side_px``."""
     height, width = image_rgb.shape[:2]
@@ -287,18 +285,18 @@ class ImageEntry:
         return f"{self.path.name}\n{faces}"
 
 
-def process_image(path: Path, pipeline: Pipeline, renderer: Renderer, overlay: OverlayOptions,
+def process_image(path: Path, engine: Engine, overlay: OverlayOptions | None = None,
                   read: Callable[[Path], np.ndarray] | None = None) -> ImageEntry:
-    """Read one image, reconstruct every face, and draw the overlay for the gallery.
+    """Read one image, reconstruct every face, and draw the overlay (``overlay``, default the
+    engine's) for the gallery.
 
     Raises:
         InputError: the image cannot be read.
     """
-    from ..video import read_image
-
-    image = (read or read_image)(path)
-    result = pipeline.process(image)
-    rendered, _ = render_result(renderer, image, result, pipeline.face_model, overlay)
+    image = (read or files.read_image)(path)
+    if overlay is not None:
+        engine.overlay = overlay
+    result, rendered = engine.run(image)
     preview = np.ascontiguousarray(fit_within(rendered, PREVIEW_MAX_SIDE_PX))
     thumbnail = np.ascontiguousarray(fit_within(preview, THUMBNAIL_SIDE_PX))
     return ImageEntry(path=Path(path), result=result, preview_rgb=preview, thumbnail_rgb=thumbnail)
@@ -308,21 +306,14 @@ def process_image(path: Path, pipeline: Pipeline, renderer: Renderer, overlay: O
 
 
 def export_names(entry_stem: str, face_count: int, fmt: str) -> tuple[list[str], str]:
-    """File names for one image's export: ``<stem>_face<k>.<fmt>`` per face and ``<stem>_landmarks.json``."""
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"export format must be one of {EXPORT_FORMATS}, not {fmt!r}")
-    return [f"{entry_stem}_face{k}.{fmt}" for k in range(face_count)], f"{entry_stem}_landmarks.json"
+    """File names for one image's export, by the naming rule ``frnet-app --image`` uses
+    (:func:`frnet.files.output_names`): ``<stem>_face<k>.<fmt>`` per face and ``<stem>_landmarks.json``.
 
-
-def _unique_stems(entries: Sequence[ImageEntry]) -> list[str]:
-    """Each entry's file stem, suffixed ``-2``, ``-3`` … when two images share a stem."""
-    counts: dict[str, int] = {}
-    stems = []
-    for entry in entries:
-        stem = entry.path.stem
-        counts[stem] = counts.get(stem, 0) + 1
-        stems.append(stem if counts[stem] == 1 else f"{stem}-{counts[stem]}")
-    return stems
+    Raises:
+        ValueError: ``fmt`` is not an export format.
+    """
+    names = files.output_names(entry_stem, face_count, check_mesh_format(fmt))
+    return names.meshes, names.landmarks_json
 
 
 @dataclass
@@ -359,10 +350,8 @@ def export_entries(
         OutputError: ``folder`` cannot be created.
     """
     from ..export import export_face_mesh, export_landmarks_json
-    from ..video import read_image
 
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"export format must be one of {EXPORT_FORMATS}, not {fmt!r}")
+    check_mesh_format(fmt)
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -370,7 +359,7 @@ def export_entries(
         raise OutputError(f"cannot create the export folder {folder}: {exc.strerror or exc}; "
                           "choose a folder you can write to") from exc
     summary = ExportSummary(folder=folder)
-    stems = _unique_stems(entries)
+    stems = files.unique_stems([entry.path for entry in entries])  # the CLI's duplicate policy
     for done, (entry, stem) in enumerate(zip(entries, stems)):
         if cancelled is not None and cancelled():
             summary.cancelled = True
@@ -380,7 +369,7 @@ def export_entries(
         mesh_names, json_name = export_names(stem, entry.face_count, fmt)
         try:
             if entry.result.faces:
-                image = (read or read_image)(entry.path)
+                image = (read or files.read_image)(entry.path)
                 for face, name in zip(entry.result.faces, mesh_names):
                     summary.written.append(export_face_mesh(folder / name, face, face_model.render_triangles, image))
             summary.written.append(export_landmarks_json(folder / json_name, entry.result, image=entry.path.name))
@@ -408,7 +397,7 @@ def describe_failures(failures: Sequence[tuple[Path, str]], total: int, verb: st
 
 def frame_interval_s(fps: float) -> float:
     """Seconds between frames at ``fps`` (30 fps when the rate is unknown or absurd)."""
-    return 1.0 / fps if math.isfinite(fps) and 1.0 <= fps <= 240.0 else 1.0 / 30.0
+    return 1.0 / files.sane_fps(fps)
 
 
 __all__ = [
@@ -434,6 +423,5 @@ __all__ = [
     "make_pipeline",
     "plan_drop",
     "process_image",
-    "render_result",
     "shared_face_model",
 ]

@@ -43,14 +43,14 @@ from PyQt6.QtWidgets import (
 )
 
 from .. import __version__
+from ..engine import STAGES
 from ..errors import FrnetError
-from ..pipeline import STAGES
+from ..files import write_image_atomic
 from ..render import Renderer
-from ..video import write_image_atomic
+from ..sources import SourceInfo
 from . import core
 from .gallery import Gallery
 from .settings import AppSettings
-from .sources import SourceInfo
 from .view import create_frame_view
 from .workers import BatchSummary, FrameWorker, ImageWorker, LiveFrame, start_in_thread, stop_thread
 
@@ -61,14 +61,16 @@ STATUS_TIMEOUT_MS = 6000
 VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in sorted(core.VIDEO_SUFFIXES)) + ");;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(core.IMAGE_SUFFIXES)) + ");;All files (*)"
 
-# name → (menu text, shortcut(s), status tip); the overlay toggles are named as OverlayToggles' fields.
-TOGGLES = {
+# The overlay toggles are OverlayToggles' fields (core.OVERLAY_NAMES), in that order; here only how
+# each looks: name → (menu text, shortcut, status tip).
+TOGGLE_LOOKS = {
     "landmarks": ("&Landmarks", "L", "Draw the 68 landmarks"),
     "mesh": ("&Mesh", "M", "Draw the dense 3D mesh, translucent"),
     "wireframe": ("&Wireframe", "W", "Draw the mesh's edges"),
     "axes": ("Pose &axes", "A", "Draw the head pose as x/y/z axes"),
     "depth": ("&Depth colouring", "D", "Colour the mesh by depth (near red, far blue) instead of shading"),
 }
+TOGGLES = {name: TOGGLE_LOOKS.get(name, (name.capitalize(), "", f"Draw the {name}")) for name in core.OVERLAY_NAMES}
 
 
 def _record_icon(size: int = 32) -> QIcon:
@@ -92,7 +94,7 @@ class MainWindow(QMainWindow):
         pipeline_factory: builds the workers' pipelines (default :func:`frnet.gui.core.make_pipeline`).
         renderer_factory: builds the workers' renderers (default ``create_renderer("auto")``).
         view_backend: ``"auto"``, ``"gl"`` or ``"image"`` (see :func:`frnet.gui.view.create_frame_view`).
-        open_capture: camera factory for :class:`~frnet.gui.sources.CameraSource` (tests).
+        open_capture: camera factory for :class:`~frnet.sources.CameraSource` (tests).
     """
 
     # Requests to the workers; queued, so they run in the workers' threads.
@@ -214,7 +216,7 @@ class MainWindow(QMainWindow):
                          "Export the selected gallery images' meshes and landmarks", self._icon(sp.SP_DriveHDIcon))
         self._add_action("quit", "&Quit", self.close, ["Ctrl+Q"], "Quit frnet")
         for name, (text, key, tip) in TOGGLES.items():
-            self._add_action(name, text, self._on_overlay_toggled, [key], tip, checkable=True)
+            self._add_action(name, text, self._on_overlay_toggled, [key] if key else [], tip, checkable=True)
         self._add_action("smoothing", "S&moothing", self._on_smoothing_toggled, ["S"],
                          "Smooth the tracked faces over time (One-Euro filter)", checkable=True)
         self._add_action("hud", "&HUD on view", self._on_hud_toggled, ["H"],

@@ -12,9 +12,10 @@ a thread-safe flag.
   (image mode) and emits gallery entries with progress; exports selected entries. Both jobs are
   cancellable between images.
 
-Each worker builds its own pipeline *and its own renderer* in its thread, the first time it needs
-them: an OpenGL context belongs to the thread that made it, so the GL renderer renders headlessly
-(EGL) where it was created, and the view only shows the finished RGB picture.
+Each worker builds its own :class:`~frnet.engine.Engine` (pipeline *and renderer*) in its thread,
+the first time it needs it: an OpenGL context belongs to the thread that made it, so the GL renderer
+renders headlessly (EGL) where it was created, and the view only shows the finished RGB picture.
+Frames go through :meth:`Engine.run <frnet.engine.Engine.run>`, the step the command line uses too.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from pathlib import Path
 import numpy as np
 from PyQt6.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 
+from ..engine import Engine
 from ..errors import FrnetError
 from ..pipeline import FrameResult, Pipeline, PipelineOptions
 from ..render import OverlayOptions, Renderer, create_renderer
+from ..sources import GUI_CAMERA_HINT, CameraSource, SourceInfo, VideoFileSource, probe_cameras
 from ..video import VideoWriter
 from . import core
-from .sources import CameraSource, SourceInfo, VideoFileSource, probe_cameras
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +123,7 @@ class FrameWorker(QObject):
     Args:
         pipeline_factory: builds the pipeline (default :func:`frnet.gui.core.make_pipeline`).
         renderer_factory: builds the renderer (default ``create_renderer("auto")``).
-        open_capture: passed to :class:`~frnet.gui.sources.CameraSource` (tests inject a fake camera).
+        open_capture: passed to :class:`~frnet.sources.CameraSource` (tests inject a fake camera).
     """
 
     frame_ready = pyqtSignal(object)  # LiveFrame
@@ -143,7 +145,7 @@ class FrameWorker(QObject):
         self._renderer_factory = renderer_factory
         self._open_capture = open_capture
         self._pipeline: Pipeline | None = None
-        self._renderer: Renderer | None = None
+        self._engine: Engine | None = None
         self._source: VideoFileSource | CameraSource | None = None
         self._info: SourceInfo | None = None
         self._overlay = OverlayOptions()
@@ -165,15 +167,16 @@ class FrameWorker(QObject):
     def _options(self) -> PipelineOptions:
         return PipelineOptions(mode="video", smoothing=self._smoothing)
 
-    def _stages(self) -> tuple[Pipeline, Renderer]:
-        if self._pipeline is None:
-            self.status.emit("Loading the face model and network…")
-            self._pipeline = self._pipeline_factory(self._options())
-        if self._renderer is None:
-            self._renderer = self._renderer_factory()
-            log.info("live view renderer: %s", self._renderer.name)
-            self.renderer_ready.emit(self._renderer.name)
-        return self._pipeline, self._renderer
+    def _stages(self) -> Engine:
+        if self._engine is None:
+            if self._pipeline is None:
+                self.status.emit("Loading the face model and network…")
+                self._pipeline = self._pipeline_factory(self._options())
+            renderer = self._renderer_factory()
+            log.info("live view renderer: %s", renderer.name)
+            self._engine = Engine(self._pipeline, renderer, self._overlay)
+            self.renderer_ready.emit(renderer.name)
+        return self._engine
 
     # -- sources ---------------------------------------------------------------------------------
     @pyqtSlot(str)
@@ -184,10 +187,8 @@ class FrameWorker(QObject):
     @pyqtSlot(int)
     @_reporting("Cannot open the camera")
     def open_camera(self, index: int) -> None:
-        if self._open_capture is None:
-            self._open(lambda: CameraSource(index))
-        else:
-            self._open(lambda: CameraSource(index, self._open_capture))
+        self._open(lambda: CameraSource(index, self._open_capture, hint=GUI_CAMERA_HINT,
+                                        check_device_node=self._open_capture is None, newest_frame=True))
 
     def _open(self, make_source: Callable[[], VideoFileSource | CameraSource]) -> None:
         source = make_source()
@@ -198,7 +199,7 @@ class FrameWorker(QObject):
             raise
         self._close_source(emit=False)
         self._source, self._info = source, source.info
-        self._pipeline.reset()
+        self._engine.pipeline.reset()
         self._fps.reset()
         self.source_opened.emit(source.info)
         self.status.emit(f"Opened {source.info.name} ({source.info.size[0]}×{source.info.size[1]}, "
@@ -224,7 +225,7 @@ class FrameWorker(QObject):
     @pyqtSlot()
     @_reporting("Cannot look for cameras")
     def probe_cameras(self) -> None:
-        found = probe_cameras(core.CAMERA_INDICES, *([self._open_capture] if self._open_capture else []))
+        found = probe_cameras(core.CAMERA_INDICES, self._open_capture)
         self.cameras_found.emit(found)
         self.status.emit("Cameras found: " + (", ".join(map(str, found)) if found else "none"))
 
@@ -306,16 +307,17 @@ class FrameWorker(QObject):
             self.ended.emit()
             self.status.emit(f"End of {self._info.name}")
             return
-        pipeline, _ = self._stages()
-        result = pipeline.process(frame.image_rgb, frame.timestamp_ms)
+        result, image = self._stages().run(frame.image_rgb, frame.timestamp_ms)
         self._last_frame, self._last_result = frame.image_rgb, result
         fps = self._fps.tick() if self._playing else 0.0
-        self._emit_render(fps)
+        self._emit(image, result.timings_ms["render"], fps)
 
-    def _emit_render(self, fps: float) -> None:
-        pipeline, renderer = self._stages()
-        image, render_ms = core.render_result(renderer, self._last_frame, self._last_result,
-                                              pipeline.face_model, self._overlay)
+    def _rerender(self) -> None:
+        """Draw the frame in view again (paused, after an overlay change)."""
+        image, render_ms = self._stages().render(self._last_frame, self._last_result)
+        self._emit(image, render_ms, 0.0)
+
+    def _emit(self, image: np.ndarray, render_ms: float, fps: float) -> None:
         hud = core.hud_data(self._last_result, render_ms, fps, self._info.frame_count if self._info else 0)
         if self._writer is not None:
             self._write_recording(image)
@@ -335,8 +337,10 @@ class FrameWorker(QObject):
     @_reporting("Cannot change the overlay")
     def set_overlay(self, overlay: OverlayOptions) -> None:
         self._overlay = overlay
+        if self._engine is not None:
+            self._engine.overlay = overlay
         if not self._playing and self._last_frame is not None:
-            self._emit_render(0.0)  # paused: show the change on the frame in view
+            self._rerender()  # paused: show the change on the frame in view
 
     @pyqtSlot(bool)
     @_reporting("Cannot change smoothing")
@@ -346,6 +350,8 @@ class FrameWorker(QObject):
             old = self._pipeline  # same stages, new options (tracking starts afresh)
             self._pipeline = Pipeline(dataclasses.replace(old.options, smoothing=self._smoothing),
                                       face_model=old.face_model, regressor=old.regressor, detector=old.detector)
+            if self._engine is not None:
+                self._engine.pipeline = self._pipeline
 
     # -- recording -------------------------------------------------------------------------------
     @pyqtSlot(str)
@@ -388,13 +394,13 @@ class FrameWorker(QObject):
         self._timer.stop()
         self._playing = False
         for action in (self._finish_recording, lambda: self._source and self._source.close(),
-                       lambda: self._renderer and self._renderer.close(),
+                       lambda: self._engine and self._engine.renderer.close(),
                        lambda: self._pipeline and self._pipeline.close()):
             try:
                 action()
             except Exception:  # noqa: BLE001 - shutting down: log and go on
                 log.exception("while closing the frame worker")
-        self._source = self._renderer = self._pipeline = None
+        self._source = self._engine = self._pipeline = None
 
 
 # ------------------------------------------------------------------------------------ still images
@@ -418,19 +424,19 @@ class ImageWorker(QObject):
         self._pipeline_factory = pipeline_factory
         self._renderer_factory = renderer_factory
         self._pipeline: Pipeline | None = None
-        self._renderer: Renderer | None = None
+        self._engine: Engine | None = None
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
         """Stop the running batch or export after the current image (call from any thread)."""
         self._cancel.set()
 
-    def _stages(self) -> tuple[Pipeline, Renderer]:
-        if self._pipeline is None:
-            self._pipeline = self._pipeline_factory(PipelineOptions(mode="image"))
-        if self._renderer is None:
-            self._renderer = self._renderer_factory()
-        return self._pipeline, self._renderer
+    def _stages(self) -> Engine:
+        if self._engine is None:
+            if self._pipeline is None:
+                self._pipeline = self._pipeline_factory(PipelineOptions(mode="image"))
+            self._engine = Engine(self._pipeline, self._renderer_factory())
+        return self._engine
 
     @pyqtSlot(object, object)
     @_reporting("Cannot process the images")
@@ -441,13 +447,13 @@ class ImageWorker(QObject):
         failures: list[tuple[Path, str]] = []
         done = faces = 0
         try:
-            pipeline, renderer = self._stages()
+            engine = self._stages()
             for path in paths:
                 if self._cancel.is_set():
                     break
                 self.progress.emit(done, total, Path(path).name)
                 try:
-                    entry = core.process_image(Path(path), pipeline, renderer, overlay)
+                    entry = core.process_image(Path(path), engine, overlay)
                 except (FrnetError, OSError, ValueError) as exc:
                     log.warning("cannot process %s: %s", path, exc)
                     failures.append((Path(path), str(exc)))
@@ -479,10 +485,10 @@ class ImageWorker(QObject):
 
     def release(self) -> None:
         """Free the stages (runs in the worker's thread)."""
-        for stage in (self._renderer, self._pipeline):
+        for stage in (self._engine and self._engine.renderer, self._pipeline):
             try:
                 if stage is not None:
                     stage.close()
             except Exception:  # noqa: BLE001 - shutting down
                 log.exception("while closing the image worker")
-        self._renderer = self._pipeline = None
+        self._engine = self._pipeline = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..files import check_rgb_image
 from . import shading
 from .types import FaceDrawing, OverlayOptions
 
@@ -38,14 +39,8 @@ class Renderer(ABC):
 
 
 def check_frame(frame_rgb: np.ndarray) -> np.ndarray:
-    frame = np.asarray(frame_rgb)
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(
-            f"frame_rgb must be an (H, W, 3) uint8 RGB image, not {frame.dtype} {frame.shape}"
-        )
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(f"frame_rgb is empty ({frame.shape})")
-    return frame
+    """The renderers' input check: :func:`frnet.files.check_rgb_image`, the one used everywhere."""
+    return check_rgb_image(frame_rgb)
 
 
 @dataclass(frozen=True, eq=False)

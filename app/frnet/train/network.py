@@ -36,7 +36,7 @@ Three ingredients on top of MobileNetV2, each switchable so that Table 2's ablat
   shared MLP over average- and max-pooled descriptors) gates the 1280 head features before
   pooling, i.e. picks which global features drive the regression for the current face.
 
-Cost (``python -m frnet.train.profile``; multiply-adds of conv/linear layers at 120×120)::
+Cost (``python -m frnet.train.complexity``; multiply-adds of conv/linear layers at 120×120)::
 
     network                        params (M)  paper   GMACs   paper GFLOPs
     MobileNetV2 baseline           2.303       2.38    0.0932  0.109   (-3 %, -15 %)

@@ -1,4 +1,4 @@
-"""Parameter and multiply-add counts of the Table 2 networks: ``python -m frnet.train.profile``.
+"""Model complexity: parameter and multiply-add counts of the Table 2 networks (``python -m frnet.train.complexity``).
 
 FLOPs are counted the way the paper's GFLOPs column is meant (and as usual for mobile networks):
 one multiply-add (MAC) per weight use in a convolution or linear layer, measured with forward
@@ -104,7 +104,7 @@ def format_table(rows: list[Profile]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m frnet.train.profile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m frnet.train.complexity", description=__doc__.splitlines()[0])
     parser.add_argument("--input-size", type=int, default=INPUT_SIZE, help="square input side in pixels")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
