@@ -17,18 +17,18 @@ BUILD_PY=${BUILD_PY:-.venv-build/bin/python}
 DATA=${DATA:-.cache/dataset}
 RUN=${RUN:-runs/mobilefrnet_v2}
 DEVICE=${DEVICE:-cpu}
-EPOCHS=${EPOCHS:-60}
-SAMPLES=${SAMPLES:-20000}
+EPOCHS=${EPOCHS:-120}
+SAMPLES=${SAMPLES:-10000}
 THREADS=${THREADS:-2}
 export OMP_WAIT_POLICY=PASSIVE
 [ -f .cache/teacher/ytf68.npz ] && [ -f .cache/teacher/utkface.npz ] && [ -f .cache/teacher/videos.npz ] \
   || "$BUILD_PY" -m frnet.build.teacher
 [ -f "$DATA/labels.npz" ] || "$PY" -m frnet.train.labels --out "$DATA"
 [ -f "$DATA/real2d_labels.npz" ] || "$PY" -m frnet.train.real_labels --out "$DATA"
-[ -f "$DATA/v2_profiled_labels.npz" ] || "$PY" -m frnet.train.profiling --dataset "$DATA" --views-per-face 2 \
+[ -f "$DATA/v2_profiled_labels.npz" ] || "$PY" -m frnet.train.profiling --dataset "$DATA" --views-per-face 1 --limit 6000 \
   --max-pitch 45 --out-prefix v2_ --seed 2
 [ -f "$DATA/real2d_profiled_labels.npz" ] || "$PY" -m frnet.train.profiling --dataset "$DATA" --prefix real2d_ \
-  --views-per-face 1 --max-pitch 45 --seed 3
+  --views-per-face 1 --max-pitch 45 --seed 3 --limit 4000
 args=(--run "$RUN" --data "$DATA" --recipe v2 --epochs "$EPOCHS" --samples-per-epoch "$SAMPLES" --lr 6e-4
       --threads "$THREADS" --device "$DEVICE")
 [ -n "${MINUTES:-}" ] && args+=(--max-minutes "$MINUTES")

@@ -128,6 +128,8 @@ def build_labels(out_dir: Path, teacher_dir: Path, data_dir: Path, limit: int | 
         params.append(p)
         humans.append(human_ctx)
         meta.append((source, name, person, fit.mesh_rms_mm))
+        if len(meta) % 1000 == 0:
+            log.info("%d faces labelled (%.0f s)", len(meta), time.perf_counter() - started)
     params_arr = np.stack(params)
     persons = [m[2] for m in meta]
     validation = split_persons([p.split(":", 1)[1] for p in persons if p.startswith("ytf68:")])
