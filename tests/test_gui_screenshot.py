@@ -32,7 +32,7 @@ DOCS_SCREENSHOT = REPO / "docs" / "img" / "gui_screenshot.png"
 SCREEN = (1280, 800)
 XVFB = shutil.which("Xvfb")
 
-pytestmark = pytest.mark.skipif(XVFB is None, reason="Xvfb is not installed (Debian: apt-get install xvfb xauth)")
+needs_xvfb = pytest.mark.skipif(XVFB is None, reason="Xvfb is not installed (Debian: apt-get install xvfb xauth)")
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,20 @@ def near_colour(image: np.ndarray, colour: tuple[int, int, int], tolerance: int 
     return np.all(np.abs(image.astype(np.int16) - np.array(colour, np.int16)) <= tolerance, axis=2)
 
 
+def qt_platform_plugin_failed(stderr: str) -> bool:
+    """Whether Qt's output says it could not load its platform plugin (Qt writes "Could not load the Qt …")."""
+    return "could not load the qt platform plugin" in stderr.lower()
+
+
+def test_platform_plugin_hint_recognises_qts_message():
+    # Qt 6.11's message when libxcb-cursor0 (or another xcb library) is missing.
+    message = ('qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin.\n'
+               'qt.qpa.plugin: Could not load the Qt platform plugin "xcb" in "" even though it was found.\n')
+    assert qt_platform_plugin_failed(message)
+    assert not qt_platform_plugin_failed("saved the window's picture")
+
+
+@needs_xvfb
 def test_window_screenshot_under_xvfb(xvfb_display, tmp_path):
     out = DOCS_SCREENSHOT if os.environ.get("FRNET_UPDATE_SCREENSHOT") == "1" else tmp_path / "gui_screenshot.png"
     photos = shared_photos()
@@ -85,10 +99,9 @@ def test_window_screenshot_under_xvfb(xvfb_display, tmp_path):
         command += ["--images", *map(str, photos)]
     run = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
     log = (run.stdout + run.stderr)[-4000:]
-    if "could not load the Qt platform plugin" in run.stderr.lower():
-        pytest.fail("Qt's xcb platform plugin does not load: install libxcb-icccm4 libxcb-keysyms1 "
-                    "libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-cursor0 "
-                    f"libxkbcommon-x11-0\n{log}")
+    if qt_platform_plugin_failed(run.stderr):
+        pytest.fail("Qt's xcb platform plugin does not load: install the system packages the README lists "
+                    "(debian-packages.txt); `frnet-app doctor` names the missing libraries\n" + log)
     assert run.returncode == 0, log
     assert "saved the window's picture" in log
 
