@@ -55,6 +55,7 @@ log = logging.getLogger("frnet.cli")
 SUBCOMMANDS: dict[str, str] = {
     "bench": "frnet.bench:main",
     "eval": "frnet.evaluate:main",
+    "doctor": "frnet.doctor:main",
 }
 
 
