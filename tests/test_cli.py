@@ -462,3 +462,33 @@ def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path):
     assert process.returncode == 130
     assert_one_error_line(stderr, "interrupted", str(out))
     assert list(tmp_path.iterdir()) == []  # neither the video, the JSON lines nor a temporary file
+
+
+def test_missing_image_creates_no_output(capsys, tmp_path):
+    out = tmp_path / "o"
+    code, _, err = run_cli(capsys, "--image", tmp_path / "nonexistent.jpg", "--out", out)
+    assert code == 2
+    assert_one_error_line(err, "nonexistent.jpg", "nothing was written")
+    assert not out.exists()
+
+
+def test_version_names_the_package_and_the_shipped_models(capsys):
+    import frnet
+
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0
+    assert out.splitlines()[0].startswith(f"frnet-app {frnet.__version__}")
+    for name in ("mobilefrnet_v1_int8.onnx", "mobilefrnet_v1.onnx", "frnet_face_model_v1.npz", "training epoch"):
+        assert name in out, name
+
+
+def test_help_points_to_installed_docs_and_shows_them(capsys):
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0 and "frnet-app help cli" in out and "docs/cli.md" not in out.replace("\n", " ")
+    code, out, _ = run_cli(capsys, "help")
+    assert code == 0 and "cli" in out and "gui" in out
+    code, out, _ = run_cli(capsys, "help", "cli")
+    assert code == 0 and out.startswith("# ") and "--mesh-format" in out
+    code, _, err = run_cli(capsys, "help", "nope")
+    assert code == 2
+    assert_one_error_line(err, "no documentation topic 'nope'")
