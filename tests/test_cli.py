@@ -492,3 +492,16 @@ def test_help_points_to_installed_docs_and_shows_them(capsys):
     code, _, err = run_cli(capsys, "help", "nope")
     assert code == 2
     assert_one_error_line(err, "no documentation topic 'nope'")
+
+
+def test_bench_defaults_work_outside_a_source_checkout(monkeypatch, capsys, tmp_path):
+    from frnet import bench, datasets
+
+    monkeypatch.setattr(datasets, "shared_data_dir", lambda: None)
+    (clip,) = bench.default_clips()
+    assert clip.name == "sample.mp4" and clip.is_file()  # the bundled sample
+    monkeypatch.setattr(bench, "source_checkout", lambda: None)
+    peer = bench.bench_peer(clip, "sample", "native", 2, 1)
+    assert peer.median_ms is None and "source checkout" in peer.reason and "--no-peer" in peer.reason
+    code, out, _ = run_cli(capsys, "bench", "--help")
+    assert code == 0 and "lib/python" not in out and "bundled sample" in out
