@@ -505,3 +505,15 @@ def test_bench_defaults_work_outside_a_source_checkout(monkeypatch, capsys, tmp_
     assert peer.median_ms is None and "source checkout" in peer.reason and "--no-peer" in peer.reason
     code, out, _ = run_cli(capsys, "bench", "--help")
     assert code == 0 and "lib/python" not in out and "bundled sample" in out
+
+
+def test_desktop_app_without_a_display_is_one_clear_line_not_an_abort(monkeypatch, capsys):
+    calls = []
+    fake = types.ModuleType("frnet.gui.app")
+    fake.run_app = lambda **kwargs: calls.append(kwargs) or 0
+    monkeypatch.setitem(sys.modules, "frnet.gui.app", fake)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run_cli(capsys)
+    assert code == 2 and calls == []
+    assert_one_error_line(err, "desktop app cannot start", "no display", "xvfb-run", "doctor")

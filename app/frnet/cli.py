@@ -293,6 +293,13 @@ def launch_gui(camera: int | None = None) -> int:
         error_line(f"the desktop app cannot start ({exc}); the command-line jobs still work: "
                    f"{PROG} --video IN --out OUT, --image FILES --out DIR, --webcam N --out FILE (see {PROG} --help)")
         return EXIT_USER_ERROR
+    from .doctor import gui_start_problem
+
+    problem = gui_start_problem()  # Qt would abort (SIGABRT) instead of saying this
+    if problem:
+        error_line(f"the desktop app cannot start: {problem}. The command-line jobs still work; "
+                   f"{PROG} doctor checks the rest")
+        return EXIT_USER_ERROR
     return int((run_app() if camera is None else run_app(camera=camera)) or 0)
 
 

@@ -378,6 +378,25 @@ def _qt_platform(environ: Mapping[str, str]) -> str | None:
     return None
 
 
+def gui_start_problem(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why Qt would abort when the desktop app starts (no display, or libraries its xcb plugin
+    lacks), found without starting Qt; ``None`` when nothing is known to be wrong. Quick: no child
+    process, one ``ldd``."""
+    environ = os.environ if environ is None else environ
+    platform_name = _qt_platform(environ)
+    if platform_name is None:
+        return "there is no display (neither DISPLAY nor WAYLAND_DISPLAY is set); run it in a desktop session or " \
+               "under a virtual display (xvfb-run frnet-app)"
+    if platform_name == "xcb" and sys.platform.startswith("linux"):
+        plugin = _pyqt_plugin("libqxcb.so")
+        lacking = missing_libraries(plugin) if plugin else []
+        if lacking:
+            packages = sorted(set(_apt_packages(*lacking)))
+            fix = f"sudo apt-get install {' '.join(packages)}" if packages else "install the packages that hold them"
+            return f"Qt's xcb platform plugin lacks {', '.join(lacking)}: {fix}"
+    return None
+
+
 _QT_PROBE = ("import sys\n"
              "from PyQt6.QtWidgets import QApplication\n"
              "app = QApplication(sys.argv[:1])\n"
