@@ -30,6 +30,7 @@ from .facemodel import FaceModel, load_face_model
 from .files import check_rgb_image
 from .regressor import PRECISIONS, Regressor, check_face_model_match
 from .smoothing import OneEuroFilter
+from .threads import cap_blas_threads
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class Pipeline:
 
     def __init__(self, options: PipelineOptions = PipelineOptions(), face_model: FaceModel | None = None,
                  regressor: Regressor | None = None, detector: FaceDetector | None = None) -> None:
+        cap_blas_threads()  # the reconstruct stage's small products run 25x slower on many BLAS threads
         self.options = options
         self.face_model = face_model if face_model is not None else load_face_model()
         self.regressor = regressor if regressor is not None else Regressor(
