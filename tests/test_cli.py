@@ -250,12 +250,15 @@ def test_images_sharing_a_stem_get_numbered_outputs(capsys, tmp_path):
 
 # -- errors ------------------------------------------------------------------------------------------
 def test_unwritable_out_dir_writes_nothing(capsys, tmp_path):
+    from frnet.video import write_image_atomic
+
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    code, _, err = run_cli(capsys, "--image", tmp_path / "whatever.jpg", "--out", blocker / "out")
+    write_image_atomic(tmp_path / "in" / "a.png", np.zeros((20, 20, 3), np.uint8))
+    code, _, err = run_cli(capsys, "--image", tmp_path / "in" / "a.png", "--out", blocker / "out")
     assert code == 2
     assert_one_error_line(err, str(blocker))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "in"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
