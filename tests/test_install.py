@@ -49,7 +49,7 @@ def demo_env(tmp_path_factory) -> Path:
 def run_installed(args: list[str], cwd: Path, timeout: int = 300, **env: str) -> subprocess.CompletedProcess:
     """A command of the demo environment, run from ``cwd`` (outside the checkout), without this
     test run's ``PYTHONPATH`` (so the installed package, not ``app/``, is imported)."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FRNET_MODELS_DIR", "VIRTUAL_ENV")}
+    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FRNET_MODELS_DIR", "FRNET_SHARED_DIR", "VIRTUAL_ENV")}
     environ.update(env)
     return subprocess.run(args, cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout)
 
