@@ -33,7 +33,7 @@ def test_wheel_holds_the_shipped_files(wheel):
     assert "frnet/cli.py" in names
     # The bundled sample (bench's default clip, doctor's engine check), the system package list
     # (doctor's fixes) and the documentation `frnet-app help` shows.
-    for extra in ("frnet/assets/sample.mp4", "frnet/debian-packages.txt", "frnet/docs/cli.md", "frnet/docs/gui.md",
+    for extra in ("frnet/assets/sample.mp4", "frnet/debian-packages.txt", "frnet/docs/cli.md", "frnet/docs/gui.md", "frnet/docs/api.md",
                   "frnet/models/SHA256SUMS"):
         assert extra in names, extra
 
