@@ -137,3 +137,9 @@ def test_installed_desktop_app_starts_under_xvfb(demo_env, xvfb_display, tmp_pat
                          tmp_path, timeout=300, **environ)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert shot.stat().st_size > 10_000
+
+
+def test_installed_help_frnet_shows_the_library_api(demo_env, tmp_path):
+    text = run_installed([str(BIN / "python"), "-c", "import frnet; help(frnet)"], tmp_path, PAGER="cat").stdout
+    for name in ("class Pipeline", "class PipelineOptions", "read_image", "draw(", "export_mesh(", "VideoReader"):
+        assert name in text, name
