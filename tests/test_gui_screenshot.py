@@ -5,15 +5,14 @@ The app runs in a subprocess through its driver entry point (``python -m frnet.g
 into the gallery, saves a picture of the whole window and quits. With ``FRNET_UPDATE_SCREENSHOT=1``
 the picture goes to ``docs/img/gui_screenshot.png`` (the one docs/gui.md and the README show).
 
-Needs ``Xvfb`` (Debian: ``xvfb xauth``) and the xcb libraries Qt's platform plugin loads
-(``libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
-libxcb-cursor0 libxkbcommon-x11-0``; ``.ci/run`` installs them).
+Needs ``Xvfb`` and the xcb libraries Qt's platform plugin loads: the system packages of
+``debian-packages.txt`` (the README's apt-get line; ``.ci/run`` installs them). The X server is the
+``xvfb_display`` fixture of ``conftest.py``.
 """
 
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import subprocess
 import sys
@@ -29,36 +28,8 @@ from frnet.video import read_image
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = REPO / "assets" / "sample.mp4"
 DOCS_SCREENSHOT = REPO / "docs" / "img" / "gui_screenshot.png"
-SCREEN = (1280, 800)
-XVFB = shutil.which("Xvfb")
-
-pytestmark = pytest.mark.skipif(XVFB is None, reason="Xvfb is not installed (Debian: apt-get install xvfb xauth)")
-
-
-@pytest.fixture(scope="module")
-def xvfb_display():
-    """A private X server on a free display number (Xvfb picks it and reports it on a pipe)."""
-    read_fd, write_fd = os.pipe()
-    process = subprocess.Popen(
-        [XVFB, "-displayfd", str(write_fd), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], 20)
-        number = os.read(read_fd, 32).decode().strip() if ready else ""
-        if not number.isdigit():
-            process.kill()
-            pytest.fail(f"Xvfb did not start: {process.communicate(timeout=10)[1].decode(errors='replace')[-2000:]}")
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+needs_xvfb = pytest.mark.skipif(shutil.which("Xvfb") is None,
+                                reason="Xvfb is not installed (Debian: apt-get install xvfb xauth)")
 
 
 def shared_photos() -> list[Path]:
@@ -73,6 +44,20 @@ def near_colour(image: np.ndarray, colour: tuple[int, int, int], tolerance: int 
     return np.all(np.abs(image.astype(np.int16) - np.array(colour, np.int16)) <= tolerance, axis=2)
 
 
+def qt_platform_plugin_failed(stderr: str) -> bool:
+    """Whether Qt's output says it could not load its platform plugin (Qt writes "Could not load the Qt …")."""
+    return "could not load the qt platform plugin" in stderr.lower()
+
+
+def test_platform_plugin_hint_recognises_qts_message():
+    # Qt 6.11's message when libxcb-cursor0 (or another xcb library) is missing.
+    message = ('qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin.\n'
+               'qt.qpa.plugin: Could not load the Qt platform plugin "xcb" in "" even though it was found.\n')
+    assert qt_platform_plugin_failed(message)
+    assert not qt_platform_plugin_failed("saved the window's picture")
+
+
+@needs_xvfb
 def test_window_screenshot_under_xvfb(xvfb_display, tmp_path):
     out = DOCS_SCREENSHOT if os.environ.get("FRNET_UPDATE_SCREENSHOT") == "1" else tmp_path / "gui_screenshot.png"
     photos = shared_photos()
@@ -85,10 +70,9 @@ def test_window_screenshot_under_xvfb(xvfb_display, tmp_path):
         command += ["--images", *map(str, photos)]
     run = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
     log = (run.stdout + run.stderr)[-4000:]
-    if "could not load the Qt platform plugin" in run.stderr.lower():
-        pytest.fail("Qt's xcb platform plugin does not load: install libxcb-icccm4 libxcb-keysyms1 "
-                    "libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-cursor0 "
-                    f"libxkbcommon-x11-0\n{log}")
+    if qt_platform_plugin_failed(run.stderr):
+        pytest.fail("Qt's xcb platform plugin does not load: install the system packages the README lists "
+                    "(debian-packages.txt); `frnet-app doctor` names the missing libraries\n" + log)
     assert run.returncode == 0, log
     assert "saved the window's picture" in log
 

@@ -31,6 +31,11 @@ def test_wheel_holds_the_shipped_files(wheel):
     for shader in sorted((REPO / "shaders").iterdir()):
         assert f"frnet/shaders/{shader.name}" in names, shader.name
     assert "frnet/cli.py" in names
+    # The bundled sample (bench's default clip, doctor's engine check), the system package list
+    # (doctor's fixes) and the documentation `frnet-app help` shows.
+    for extra in ("frnet/assets/sample.mp4", "frnet/debian-packages.txt", "frnet/docs/cli.md", "frnet/docs/gui.md", "frnet/docs/api.md",
+                  "frnet/models/SHA256SUMS"):
+        assert extra in names, extra
 
 
 def test_installed_layout_resolves_resources(wheel, tmp_path):

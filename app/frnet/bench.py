@@ -1,6 +1,7 @@
 """``frnet-app bench``: where the time goes, per stage, on real clips, at 1 and 2 threads.
 
-For every clip (default: the videos of ``../shared/data/videos``) and frame size (the clip's own,
+For every clip (default: the videos of ``../shared/data/videos`` when present, else the bundled
+sample ``assets/sample.mp4``, which also ships in the wheel) and frame size (the clip's own,
 640×480 and 1280×720 — the clip letterboxed into that size, so faces keep their shape), and every
 thread count, the full ``--video`` job runs on ``--frames`` frames: decode (PyAV) → detect → track →
 crop → infer → reconstruct → render (overlay: mesh + landmarks) → encode (H.264 to a temporary
@@ -19,7 +20,8 @@ Also measured in the same run:
   (torch) to build the graph and is skipped with a note without it;
 * the peer reference: MediaPipe Face Mesh (legacy ``solutions.face_mesh``) on the same frames,
   through ``scripts/bench_face_mesh.py`` in the build environment ``.venv-build`` (it needs
-  ``mediapipe==0.10.21``); marked ``n/a`` with the reason when that is missing.
+  ``mediapipe==0.10.21``) of a source checkout; optional: marked ``n/a`` with the reason (no
+  checkout, no build environment) when it cannot run, and ``--no-peer`` skips it.
 
 As in ``frnet-app --video``, decoding and encoding run in their own threads and overlap the
 processing, so the end-to-end time per frame is less than the sum of the stages. "Threads" sets
@@ -51,9 +53,14 @@ log = logging.getLogger(__name__)
 STAGES = ("decode", "detect", "track", "crop", "infer", "reconstruct", "render", "encode")
 SIZES = ("native", "640x480", "1280x720")
 TARGETS = {"regressor_ms": 1.0, "640x480_fps": 60.0, "1280x720_fps": 30.0}
-_REPO = Path(__file__).resolve().parents[2]
-PEER_SCRIPT = _REPO / "scripts" / "bench_face_mesh.py"
-PEER_PYTHON = _REPO / ".venv-build" / "bin" / "python"
+PEER_SCRIPT_NAME = "scripts/bench_face_mesh.py"
+PEER_PYTHON_NAME = ".venv-build/bin/python"
+
+
+def source_checkout() -> Path | None:
+    """The repository root when frnet runs from a source checkout (the peer's script is there), else ``None``."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / PEER_SCRIPT_NAME).is_file() else None
 
 
 @dataclass
@@ -99,12 +106,20 @@ class Report:
 
 
 def default_clips() -> list[Path]:
+    """The clips of ``../shared/data/videos``, or else the bundled sample (``[]`` if neither is there)."""
     from .datasets import shared_data_dir
+    from .errors import ResourceMissingError
+    from .resources import resource_path
 
     data = shared_data_dir()
-    if data is None or not (data / "videos").is_dir():
+    if data is not None and (data / "videos").is_dir():
+        clips = sorted((data / "videos").glob("*.mp4"))
+        if clips:
+            return clips
+    try:
+        return [resource_path("assets", "sample.mp4")]
+    except ResourceMissingError:
         return []
-    return sorted((data / "videos").glob("*.mp4"))
 
 
 def _parse_size(text: str) -> tuple[int, int] | None:
@@ -280,8 +295,21 @@ def bench_video(path: Path, clip_name: str, size_name: str, threads: int, frames
 
 
 def bench_peer(path: Path, clip_name: str, size_name: str, frames: int, warmup: int,
-               python: Path = PEER_PYTHON, script: Path = PEER_SCRIPT) -> PeerResult:
-    """MediaPipe Face Mesh on the same file, in the build environment (or n/a with the reason)."""
+               python: Path | None = None, script: Path | None = None) -> PeerResult:
+    """MediaPipe Face Mesh on the same file, in the build environment (or n/a with the reason).
+
+    ``python`` and ``script`` default to the source checkout's ``.venv-build`` and
+    ``scripts/bench_face_mesh.py``.
+    """
+    checkout = source_checkout()
+    if script is None:
+        if checkout is None:
+            return PeerResult(clip_name, size_name, reason=(
+                "the MediaPipe Face Mesh peer runs from a source checkout of frnet (scripts/bench_face_mesh.py "
+                "and `make build-env`); this is an installed package, so it was skipped (--no-peer hides it)"))
+        script = checkout / PEER_SCRIPT_NAME
+    if python is None:
+        python = checkout / PEER_PYTHON_NAME if checkout is not None else Path(PEER_PYTHON_NAME)
     if not script.is_file():
         return PeerResult(clip_name, size_name, reason=f"{script} is missing (source checkout needed)")
     if not Path(python).exists():
@@ -435,7 +463,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="Per-stage timings and end-to-end fps (docs/performance.md).")
     parser.add_argument("--clips", metavar="VIDEO", type=Path, nargs="+",
-                        help="videos to time (default: ../shared/data/videos/*.mp4)")
+                        help="videos to time (default: ../shared/data/videos/*.mp4, else the bundled sample)")
     parser.add_argument("--frames", metavar="N", type=int, default=120, help="frames timed per run (default: 120)")
     parser.add_argument("--warmup", metavar="N", type=int, default=5, help="frames run first, not timed (default: 5)")
     parser.add_argument("--threads", metavar="N", type=int, nargs="+", default=[1, 2],
@@ -446,9 +474,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network graph of the video runs (default: auto = int8 on the CPU)")
     parser.add_argument("--no-reference", action="store_true", help="skip the MobileNetV2-62 host yardstick")
-    parser.add_argument("--no-peer", action="store_true", help="skip the MediaPipe Face Mesh reference")
-    parser.add_argument("--peer-python", metavar="PYTHON", type=Path, default=PEER_PYTHON,
-                        help=f"interpreter with mediapipe 0.10.21 (default: {PEER_PYTHON})")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="skip the MediaPipe Face Mesh reference (optional; it needs a source checkout)")
+    parser.add_argument("--peer-python", metavar="PYTHON", type=Path,
+                        help=f"interpreter with mediapipe 0.10.21 (default: the source checkout's {PEER_PYTHON_NAME})")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write every number as JSON")
     add_output_arguments(parser)
@@ -458,7 +487,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, command: str) -> Report:
     clips = args.clips or default_clips()
     if not clips:
-        raise InputError("no clips to time: ../shared/data/videos is missing; pass --clips VIDEO …")
+        raise InputError("no clips to time: neither ../shared/data/videos nor the bundled sample is there; "
+                         "pass --clips VIDEO …")
     for clip in clips:
         if not clip.is_file():
             raise InputError(f"cannot read video {clip}: no such file")

@@ -55,6 +55,8 @@ log = logging.getLogger("frnet.cli")
 SUBCOMMANDS: dict[str, str] = {
     "bench": "frnet.bench:main",
     "eval": "frnet.evaluate:main",
+    "doctor": "frnet.doctor:main",
+    "help": "frnet.about:help_main",
 }
 
 
@@ -72,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time face alignment and dense 3D face reconstruction (Mobile-FRNet). "
                     "With no arguments: the desktop app.",
         epilog=f"subcommands: {', '.join(f'{PROG} {name} --help' for name in SUBCOMMANDS)}. "
-               "Exit codes: 0 ok, 2 user error, 130 interrupted. Details: docs/cli.md",
+               f"Exit codes: 0 ok, 2 user error, 130 interrupted. Every option explained: {PROG} help cli "
+               f"(the installed docs; {PROG} help lists them). Is this machine ready? {PROG} doctor.",
     )
+    parser.add_argument("--version", action=_VersionAction, help="frnet's version and its shipped models' versions")
     job = parser.add_argument_group("job (choose one)").add_mutually_exclusive_group()
     job.add_argument("--video", metavar="IN", type=Path, help="overlay a video file; needs --out OUT.mp4")
     job.add_argument("--image", metavar="PATH", type=Path, nargs="+",
@@ -121,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="auto = OpenGL if a context can be had, else OpenCV (default: auto)")
     add_output_arguments(parser)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the package and model versions (read only when asked for)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .about import version_text
+
+        print(version_text())
+        parser.exit(0)
 
 
 def _positive_int(text: str) -> int:
@@ -275,6 +292,13 @@ def launch_gui(camera: int | None = None) -> int:
     except ImportError as exc:
         error_line(f"the desktop app cannot start ({exc}); the command-line jobs still work: "
                    f"{PROG} --video IN --out OUT, --image FILES --out DIR, --webcam N --out FILE (see {PROG} --help)")
+        return EXIT_USER_ERROR
+    from .doctor import gui_start_problem
+
+    problem = gui_start_problem()  # Qt would abort (SIGABRT) instead of saying this
+    if problem:
+        error_line(f"the desktop app cannot start: {problem}. The command-line jobs still work; "
+                   f"{PROG} doctor checks the rest")
         return EXIT_USER_ERROR
     return int((run_app() if camera is None else run_app(camera=camera)) or 0)
 

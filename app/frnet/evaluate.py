@@ -270,14 +270,16 @@ def read_mat(path: str | Path) -> GroundTruth:
         InputError: unreadable file, no ``pt3d_68``, or arrays of the wrong shape.
     """
     path = Path(path)
+    # mat4py: a small pure-Python MATLAB 5 reader (compressed or not), a runtime dependency, so that
+    # `frnet-app eval` reads .mat files without scipy. It gives nested lists (a 1×N array: a flat list).
+    import mat4py
+
     try:
-        from scipy.io import loadmat
-    except ImportError as exc:  # scipy is not a runtime dependency
-        raise InputError(f"reading {path} needs scipy: pip install scipy") from exc
-    try:
-        content = loadmat(str(path))
-    except Exception as exc:  # scipy raises ValueError, TypeError, MatReadError, OSError …
-        raise InputError(f"cannot read .mat file {path}: {exc}") from exc
+        content = mat4py.loadmat(str(path))
+    except Exception as exc:  # mat4py raises ParseError, IndexError, ValueError, zlib.error, OSError …
+        raise InputError(f"cannot read .mat file {path}: {exc or type(exc).__name__}") from exc
+    if not isinstance(content, dict):
+        raise InputError(f"cannot read .mat file {path}: no variables")
     if MAT_POINTS_KEY not in content:
         keys = ", ".join(k for k in content if not k.startswith("__")) or "none"
         raise InputError(f"{path}: no {MAT_POINTS_KEY} array (it holds: {keys})")

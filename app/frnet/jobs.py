@@ -343,7 +343,7 @@ def collect_images(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
             if not found:
                 problems.append(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
             images.extend(found)
-        else:  # a file, or a missing path that read_image reports (with an empty CSV row)
+        else:  # a file, or a missing path (run_images refuses those before writing anything)
             images.append(path)
     return images, problems
 
@@ -378,12 +378,16 @@ def run_images(job: ImagesJob, progress: ProgressFactory = no_progress,
     the same stem are written as ``x``, ``x-2``, … (:func:`frnet.files.unique_stems`).
 
     Raises:
+        InputError: an input path does not exist (checked before anything is written).
         OutputError: ``out_dir`` is unusable, or an output cannot be written.
     """
     from .export import export_face_mesh, export_landmarks_json, largest_face, write_landmarks_csv
     from .files import read_image, write_image_atomic
 
     images, problems = collect_images(job.inputs)
+    missing = [str(path) for path in images if not path.exists()]
+    if missing:  # refused before anything is created (an unreadable file still gets its CSV row)
+        raise InputError(f"no such image: {', '.join(missing)}; nothing was written")
     images = distinct_files(images)  # a file named twice is processed once
     stems = unique_stems(images)
     out_dir = prepare_out_dir(job.out_dir, images, list(job.inputs))

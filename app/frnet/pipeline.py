@@ -30,6 +30,7 @@ from .facemodel import FaceModel, load_face_model
 from .files import check_rgb_image
 from .regressor import PRECISIONS, Regressor, check_face_model_match
 from .smoothing import OneEuroFilter
+from .threads import cap_blas_threads
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,11 @@ class FaceResult:
 
 @dataclass(frozen=True, eq=False)
 class FrameResult:
-    """What the pipeline found in one frame. No face gives ``faces == []``."""
+    """What the pipeline found in one frame. No face gives ``faces == []``.
+
+    ``face_model`` is the model the faces were reconstructed with (its triangles and landmark
+    indices are what drawing and mesh export need: ``frnet.draw``, ``frnet.export_mesh``).
+    """
 
     frame_index: int
     timestamp_ms: int | None
@@ -121,6 +126,7 @@ class FrameResult:
     faces: list[FaceResult]
     timings_ms: dict[str, float] = field(default_factory=dict)
     detector_ran: bool = False
+    face_model: FaceModel | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -143,6 +149,7 @@ class Pipeline:
 
     def __init__(self, options: PipelineOptions = PipelineOptions(), face_model: FaceModel | None = None,
                  regressor: Regressor | None = None, detector: FaceDetector | None = None) -> None:
+        cap_blas_threads()  # the reconstruct stage's small products run 25x slower on many BLAS threads
         self.options = options
         self.face_model = face_model if face_model is not None else load_face_model()
         self.regressor = regressor if regressor is not None else Regressor(
@@ -257,7 +264,8 @@ class Pipeline:
         if video:
             self._tracks = [t for t in tracks if self._inside(t.roi_box, width, height)]
             self._last_timestamp_ms = timestamp_ms
-        result = FrameResult(self._frame_index, timestamp_ms, (width, height), faces, timings, run_detector)
+        result = FrameResult(self._frame_index, timestamp_ms, (width, height), faces, timings, run_detector,
+                             face_model=self.face_model)
         self._frame_index += 1
         return result
 

@@ -54,9 +54,12 @@ def make_application(argv: Sequence[str] | None = None):
     from PyQt6.QtCore import QCoreApplication, Qt
     from PyQt6.QtWidgets import QApplication
 
+    from ..qt_env import drop_opencv_qt_variables
+
     app = QApplication.instance()
     if app is not None:
         return app
+    drop_opencv_qt_variables()  # OpenCV's Qt 5 plugin folder must not reach Qt 6 (frnet.qt_env)
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
     app.setOrganizationName("frnet")
