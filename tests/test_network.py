@@ -167,8 +167,11 @@ def test_fuse_for_inference_is_exact(attention):
     images = torch.randn(2, 3, 120, 120)
     with torch.no_grad():
         before = net(images)
-        assert fuse_for_inference(net) == 4  # the first blocks of Layer2, 3, 4 and 6 have stride 2
+        # the first blocks of Layer2, 3, 4 and 6 have stride 2; Layer2's second block has 36-channel groups
+        assert fuse_for_inference(net) == 5
         after = net(images)
+    widths = [m.width for m in net.modules() if isinstance(m, MultiScaleFilter) and m.hierarchical]
+    assert widths[0] == 8 and all(w % 16 == 0 for w in widths[1:])  # Layer1 (no expansion conv) stays
     assert torch.allclose(before, after, atol=1e-5, rtol=1e-5)
     assert fuse_for_inference(net) == 0  # idempotent
 

@@ -23,7 +23,8 @@ from torch import nn
 
 from ..facemodel import FACE_MODEL_FILE, FACE_MODEL_FORMAT_VERSION
 from ..resources import resource_path
-from .network import INPUT_MEAN, INPUT_STD, INPUT_SIZE, MobileFRNet, export_onnx, fuse_for_inference, normalize_input
+from .network import (FAST_DEPTHWISE_CHANNELS, INPUT_MEAN, INPUT_STD, INPUT_SIZE, MobileFRNet, export_onnx,
+                      fuse_for_inference, normalize_input)
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def export(checkpoint: Path, out: Path, opset: int = 17) -> dict:
         "frnet_network_config": json.dumps(state["network_config"]),
         "frnet_training_epoch": str(state.get("epoch", "")),
         "frnet_checkpoint": Path(checkpoint).as_posix(),
-        "frnet_inference_rewrites": f"{rewrites} stride-2 multi-scale filters fused into one depthwise conv each (exact)",
+        "frnet_inference_rewrites": (f"{rewrites} exact rewrites: stride-2 multi-scale filters fused into one depthwise "
+                                     f"conv each, odd-width scale groups padded to {FAST_DEPTHWISE_CHANNELS} channels"),
         "frnet_precision": "fp32",
     }
     for key, value in metadata.items():
