@@ -173,6 +173,16 @@ def test_crop_to_image_and_image_to_crop_are_inverse(dims):
     np.testing.assert_allclose(geometry.crop_to_image(geometry.image_to_crop(points, rois), rois), points, atol=1e-9)
 
 
+def test_model_to_image_matrix_equals_model_to_crop_then_crop_to_image():
+    rng = np.random.default_rng(5)
+    points = rng.normal(0, 60, (50, 3))
+    pose = geometry.compose_pose(np.array(0.8), geometry.rotation_from_euler(0.3, -0.2, 0.1), np.array([61.0, 58.0, 3.0]))
+    roi = np.array([140.5, 80.25, 470.5, 410.25])
+    expected = geometry.crop_to_image(geometry.model_to_crop(points, pose), roi)
+    matrix = geometry.model_to_image_matrix(pose, roi)
+    np.testing.assert_allclose(points @ matrix[:, :3].T + matrix[:, 3], expected, atol=1e-9)
+
+
 # -- Procrustes ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("weighted", [False, True])
 def test_similarity_procrustes_recovers_a_known_transform(weighted):

