@@ -185,3 +185,25 @@ def test_int8_and_fp32_graphs_agree_on_random_crops():
     int8 = Regressor(device="cpu", threads=1, precision="int8")(crops)
     std = np.asarray(json.loads(fp32_regressor.metadata["frnet_param_std"]))
     assert np.median(np.abs(int8 - fp32) / std) < 0.3  # in units of the parameters' spread (measured 0.17)
+
+
+# -- GPU provider options (no GPU needed: only the option lists are checked) ------------------------
+def test_tensorrt_options_cache_the_engine_and_declare_the_batch_range(tmp_path):
+    from frnet.regressor import TENSORRT_MAX_BATCH, provider_options
+
+    (trt_name, trt), (cuda_name, cuda), cpu = provider_options([TRT, CUDA, CPU], tmp_path / "engines", tensorrt_fp16=True)
+    assert (trt_name, cuda_name, cpu) == (TRT, CUDA, CPU)
+    assert trt["trt_engine_cache_enable"] == "True" and trt["trt_engine_cache_path"] == str(tmp_path / "engines")
+    assert trt["trt_timing_cache_path"] == str(tmp_path / "engines")
+    assert trt["trt_fp16_enable"] == "True"
+    assert trt["trt_profile_min_shapes"] == f"input:1x3x{CROP_SIZE}x{CROP_SIZE}"
+    assert trt["trt_profile_max_shapes"] == f"input:{TENSORRT_MAX_BATCH}x3x{CROP_SIZE}x{CROP_SIZE}"
+    assert provider_options([TRT])[0][1]["trt_fp16_enable"] == "False"  # fp16 only on request
+    assert cuda["cudnn_conv_algo_search"] == "EXHAUSTIVE"
+
+
+def test_default_engine_cache_is_in_the_user_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    from frnet.regressor import default_engine_cache
+
+    assert default_engine_cache() == tmp_path / "frnet" / "tensorrt"

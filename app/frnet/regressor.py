@@ -11,6 +11,12 @@ Two graphs ship: ``mobilefrnet_v1.onnx`` (float32, the reference and what GPUs r
 1.7–1.8× faster on one CPU thread, landmarks 0.23 px from the float32 ones on average in the
 120×120 crop; docs/performance.md, docs/accuracy.md).
 ``precision="auto"`` runs int8 on the CPU provider and float32 on GPU providers.
+
+TensorRT builds an engine for the graph the first time it sees it (tens of seconds to minutes);
+:func:`provider_options` turns on its engine and timing caches (default folder: the user cache,
+``platformdirs.user_cache_dir("frnet")/tensorrt``) so later starts load the engine in
+milliseconds, declares the batch range (1–64 crops) the engine must accept, and enables fp16
+kernels when asked (``tensorrt_fp16``; ``scripts/gpu_check.sh`` measures whether accuracy holds).
 """
 
 from __future__ import annotations
@@ -65,6 +71,42 @@ def select_providers(device: str = "auto", available: list[str] | None = None) -
             f"(available: {', '.join(available)}). For GPUs: pip uninstall onnxruntime && pip install onnxruntime-gpu"
         )
     return [provider] if provider == DEVICES["cpu"] else [provider, DEVICES["cpu"]]
+
+
+TENSORRT_MAX_BATCH = 64  # the TensorRT engine accepts batches of 1 … this many crops
+
+
+def default_engine_cache() -> Path:
+    """Where TensorRT engines are cached unless told otherwise."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("frnet")) / "tensorrt"
+
+
+def provider_options(providers: list[str], engine_cache: str | Path | None = None,
+                     tensorrt_fp16: bool = False, input_name: str = "input") -> list:
+    """``providers`` as ONNX Runtime's ``(name, options)`` pairs: TensorRT with its engine and
+    timing caches in ``engine_cache`` (default :func:`default_engine_cache`), a 1…64 batch profile
+    and fp16 on request; CUDA with the exhaustive cuDNN convolution search (done once per shape);
+    CPU as is."""
+    out: list = []
+    for name in providers:
+        if name == DEVICES["tensorrt"]:
+            folder = Path(engine_cache) if engine_cache is not None else default_engine_cache()
+            shape = f"3x{CROP_SIZE}x{CROP_SIZE}"
+            out.append((name, {
+                "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(folder),
+                "trt_timing_cache_enable": "True", "trt_timing_cache_path": str(folder),
+                "trt_fp16_enable": "True" if tensorrt_fp16 else "False",
+                "trt_profile_min_shapes": f"{input_name}:1x{shape}",
+                "trt_profile_opt_shapes": f"{input_name}:8x{shape}",
+                "trt_profile_max_shapes": f"{input_name}:{TENSORRT_MAX_BATCH}x{shape}",
+            }))
+        elif name == DEVICES["cuda"]:
+            out.append((name, {"cudnn_conv_algo_search": "EXHAUSTIVE"}))
+        else:
+            out.append(name)
+    return out
 
 
 def shipped_graph(precision: str, provider: str) -> Path:
@@ -127,10 +169,12 @@ class Regressor:
         threads: intra-op threads for the CPU provider (``None``: ONNX Runtime's default).
         precision: which shipped graph, when ``model_path`` is not given: ``auto`` (int8 on the
             CPU provider, float32 on GPUs), ``fp32`` or ``int8``.
+        engine_cache: TensorRT engine cache folder (default: :func:`default_engine_cache`).
+        tensorrt_fp16: let TensorRT use fp16 kernels (the float32 graph stays the input).
     """
 
     def __init__(self, model_path: str | Path | None = None, device: str = "auto", threads: int | None = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", engine_cache: str | Path | None = None, tensorrt_fp16: bool = False):
         import onnxruntime as ort
 
         providers = select_providers(device)
@@ -143,8 +187,16 @@ class Regressor:
         # Spinning worker threads busy-wait between runs and steal the cores that decoding, drawing
         # and encoding need in the same process (measured: 2 threads 22.5 → 32.3 fps end to end).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if DEVICES["tensorrt"] in providers:
+            folder = Path(engine_cache) if engine_cache is not None else default_engine_cache()
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise FrnetError(f"cannot create the TensorRT engine cache {folder}: {exc.strerror}") from exc
         try:
-            self._session = ort.InferenceSession(str(self.model_path), sess_options=options, providers=providers)
+            self._session = ort.InferenceSession(
+                str(self.model_path), sess_options=options,
+                providers=provider_options(providers, engine_cache, tensorrt_fp16))
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             if not self.model_path.is_file():
                 raise ModelFileError(f"network file {self.model_path} does not exist") from exc
