@@ -434,8 +434,18 @@ def test_bench_runs_and_writes_json(capsys, tmp_path):
         assert run["frames"] == 4 and run["fps"] > 0
     assert data["regressor_ms"]["fp32 threads=1"]["batch1"] > 0 and data["regressor_ms"]["int8 threads=1"]["batch1"] > 0
     assert data["network"]["precision"] == "int8"  # auto on the CPU
-    assert data["reference_ms"]["batch1"] > 0 and "MobileNetV2-62" in data["reference_note"]
-    assert "host yardstick" in out
+    if data["reference_ms"]:  # the shared yardstick is present
+        assert data["reference_ms"]["batch1"] > 0 and "mobilenetv2_62_120.onnx" in data["reference_note"]
+        for graph in ("fp32", "int8"):
+            ratio = data["reference_ratio"][graph]
+            assert ratio["min"] <= ratio["median"] <= ratio["max"] and len(ratio["rounds"]) == 5
+        assert "int8 graph / yardstick time" in out
+    else:
+        assert data["reference_note"].startswith("n/a: the shared yardstick") and "yardstick: n/a" in out
+    assert [(f["size"], f["frames"]) for f in data["frame_loop"]] == [("native", 4), ("320x240", 4)]
+    for loop in data["frame_loop"]:
+        assert loop["total_ms"][0] >= loop["stages_ms"]["infer"][0] > 0
+    assert "frame loop before rendering" in out
     assert all(p["median_ms"] is None and "make build-env" in p["reason"] for p in data["peer"])
     assert "MediaPipe Face Mesh n/a" in out and "targets" in out
 

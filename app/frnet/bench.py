@@ -13,11 +13,16 @@ Also measured in the same run:
 * the regressor alone (random crops; batch 1 and batch 4, per thread count), for both shipped
   graphs (float32 and int8; the video runs use ``--precision``, default ``auto`` = int8 on the
   CPU): the network's cost does not depend on its weights, only on the graph;
-* the *host yardstick*: a plain MobileNetV2-62 in float32 (the brief's reference network; random
-  weights, exported through the same code as Mobile-FRNet, run with the same session options) at
-  1 thread. Small cloud machines of one "kind" differ up to 2× in speed between sessions; the
-  yardstick lets a reader compare runs made on different hosts. It needs the ``train`` extra
-  (torch) to build the graph and is skipped with a note without it;
+* the *shared yardstick* ``../shared/ref/mobilenetv2_62_120.onnx`` (a standard MobileNetV2-62,
+  float32, random weights; see its README): both shipped graphs and the yardstick run as graphs
+  alone (the same float32 input batch, 1 thread, batch 1, the app's session options) in
+  alternating blocks, ``--rounds`` times; each round gives each graph's time relative to the
+  yardstick's, and the report gives the median ratio and its spread (min–max over the rounds).
+  Small cloud machines differ up to 2× in speed between sessions and other work on the host
+  drifts during a run; the ratios hold across both. A missing file skips this with the reason;
+* the *frame loop before rendering*: the pipeline alone (detect → track → crop → infer →
+  reconstruct, video mode, 1 thread) on each clip's frames, decoded in the same thread outside
+  the timer — exactly how the peer is timed — so the two per-frame costs compare directly;
 * the peer reference: MediaPipe Face Mesh (legacy ``solutions.face_mesh``) on the same frames,
   through ``scripts/bench_face_mesh.py`` in the build environment ``.venv-build`` (it needs
   ``mediapipe==0.10.21``) of a source checkout; optional: marked ``n/a`` with the reason (no
@@ -52,7 +57,9 @@ log = logging.getLogger(__name__)
 
 STAGES = ("decode", "detect", "track", "crop", "infer", "reconstruct", "render", "encode")
 SIZES = ("native", "640x480", "1280x720")
-TARGETS = {"regressor_ms": 1.0, "640x480_fps": 60.0, "1280x720_fps": 30.0}
+TARGETS = {"regressor_ms": 1.0, "640x480_fps": 60.0, "1280x720_fps": 30.0, "yardstick_ratio": 0.9}
+YARDSTICK_FILE = "mobilenetv2_62_120.onnx"  # in ../shared/ref (see its README)
+PRE_RENDER_STAGES = ("detect", "track", "crop", "infer", "reconstruct")
 PEER_SCRIPT_NAME = "scripts/bench_face_mesh.py"
 PEER_PYTHON_NAME = ".venv-build/bin/python"
 
@@ -81,6 +88,19 @@ class RunResult:
 
 
 @dataclass
+class FrameLoopResult:
+    """The pipeline alone on one clip × size (1 thread): per-frame cost before rendering."""
+
+    clip: str
+    size: str
+    frames: int
+    stages_ms: dict[str, tuple[float, float]]  # pre-render stage → (median, p90); track includes smooth
+    total_ms: tuple[float, float]  # per-frame sum of the stages: (median, p90)
+    total_mean_ms: float  # mean per frame: the detector's runs (1 frame in redetect_every) spread over all
+    faces_fraction: float
+
+
+@dataclass
 class PeerResult:
     clip: str
     size: str
@@ -88,6 +108,7 @@ class PeerResult:
     p90_ms: float | None = None
     faces_fraction: float | None = None
     reason: str | None = None
+    mean_ms: float | None = None
 
 
 @dataclass
@@ -95,8 +116,11 @@ class Report:
     machine: dict
     network: dict
     regressor_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # "int8 threads=1" → {batch1, batch4_per_face}
-    reference_ms: dict[str, float] = field(default_factory=dict)  # MobileNetV2-62 fp32, 1 thread: {batch1, ...}
-    reference_note: str = ""
+    reference_ms: dict[str, float] = field(default_factory=dict)  # the yardstick, 1 thread: {batch1, batch1_p90}
+    reference_note: str = ""  # what the yardstick is, or why it was skipped
+    # graph ("fp32", "int8") → {"median", "min", "max", "rounds": [...]}: time relative to the yardstick
+    reference_ratio: dict[str, dict] = field(default_factory=dict)
+    frame_loop: list[FrameLoopResult] = field(default_factory=list)
     runs: list[RunResult] = field(default_factory=list)
     peer: list[PeerResult] = field(default_factory=list)
     command: str = ""
@@ -215,21 +239,92 @@ def bench_regressors(threads: int, graphs: dict[str, tuple[Path | None, str]], r
     return out
 
 
-REFERENCE_NOTE = "MobileNetV2-62 float32 (random weights), 1 thread, same session options, timed alongside"
+REFERENCE_NOTE = ("shared yardstick ../shared/ref/mobilenetv2_62_120.onnx (standard MobileNetV2-62 float32), "
+                  "1 thread, batch 1, same session options, graphs alone in alternating blocks")
 
 
-def reference_graph(folder: Path) -> tuple[Path | None, str]:
-    """Build the host yardstick's graph (see the module doc) in ``folder``; ``(None, why)`` when it
-    cannot be built here."""
-    try:
-        import torch  # noqa: F401  (the train extra)
-    except ImportError:
-        return None, "n/a: building the MobileNetV2-62 reference graph needs the train extra (torch)"
-    from .train.network import export_onnx, mobilenet_v2_baseline
-
-    path = Path(folder) / "mobilenetv2_62.onnx"
-    export_onnx(mobilenet_v2_baseline().eval(), path)
+def yardstick_path() -> tuple[Path | None, str]:
+    """The shared yardstick graph (``FRNET_SHARED_DIR``/ref or ``../shared/ref``), or ``(None, why)``."""
+    override = os.environ.get("FRNET_SHARED_DIR")
+    root = Path(override) if override else Path(__file__).resolve().parents[2].parent / "shared"
+    path = root / "ref" / YARDSTICK_FILE
+    if not path.is_file():
+        return None, f"n/a: the shared yardstick {path} is missing (read-only dev data)"
     return path, REFERENCE_NOTE
+
+
+def yardstick_ratios(graphs: dict[str, tuple[Path | None, str]], yardstick: Path, rounds: int = 5,
+                     blocks: int = 10) -> tuple[dict[str, dict], dict[str, float]]:
+    """Each graph's batch-1 time relative to the yardstick's, per round and summarised.
+
+    Every graph (and the yardstick) runs *alone* — ``Regressor.run_nchw`` on the same prepared
+    float32 batch, so no graph pays for a conversion the others skip — at 1 thread with the app's
+    session options. A round times ``blocks`` blocks of ``BLOCK`` calls per graph, alternating
+    graphs block by block; the ratio of a round is the graph's median over the yardstick's median
+    in that round. Returns ``({name: {median, min, max, rounds}}, yardstick {batch1, batch1_p90})``.
+    """
+    from .geometry import CROP_SIZE
+    from .regressor import Regressor
+
+    sessions = {name: Regressor(path, device="cpu", threads=1, precision=precision)
+                for name, (path, precision) in graphs.items()}
+    sessions["yardstick"] = Regressor(yardstick, device="cpu", threads=1, precision="fp32")
+    batch = np.random.default_rng(0).uniform(0, 255, (1, 3, CROP_SIZE, CROP_SIZE)).astype(np.float32)
+    for regressor in sessions.values():
+        for _ in range(20):
+            regressor.run_nchw(batch)
+    per_round: dict[str, list[float]] = {name: [] for name in graphs}
+    all_yardstick: list[float] = []
+    for _ in range(rounds):
+        times: dict[str, list[float]] = {name: [] for name in sessions}
+        for _ in range(blocks):
+            for name, regressor in sessions.items():
+                regressor.run_nchw(batch)  # back in the caches
+                for _ in range(BLOCK):
+                    start = time.perf_counter()
+                    regressor.run_nchw(batch)
+                    times[name].append((time.perf_counter() - start) * 1e3)
+        base = float(np.median(times["yardstick"]))
+        all_yardstick += times["yardstick"]
+        for name in graphs:
+            per_round[name].append(float(np.median(times[name])) / base)
+    summary = {name: {"median": float(np.median(r)), "min": float(min(r)), "max": float(max(r)),
+                      "rounds": [round(v, 4) for v in r]} for name, r in per_round.items()}
+    median, p90 = _median_p90(all_yardstick)
+    return summary, {"batch1": median, "batch1_p90": p90}
+
+
+def bench_frame_loop(path: Path, clip_name: str, size_name: str, frames: int, warmup: int,
+                     precision: str = "auto") -> FrameLoopResult:
+    """The pipeline alone on ``path`` (video mode, 1 thread): frames are decoded in this thread
+    outside the timer, as ``scripts/bench_face_mesh.py`` times the peer."""
+    import cv2
+
+    from .pipeline import Pipeline, PipelineOptions
+    from .video import VideoReader
+
+    cv2.setNumThreads(1)
+    stage_times: dict[str, list[float]] = {stage: [] for stage in PRE_RENDER_STAGES}
+    totals: list[float] = []
+    with_faces = 0
+    with VideoReader(path) as reader, Pipeline(PipelineOptions(mode="video", threads=1, precision=precision)) as pipeline:
+        for index, frame in enumerate(reader):
+            result = pipeline.process(frame.image_rgb, frame.timestamp_ms)
+            if index < warmup:
+                continue
+            ms = dict(result.timings_ms)
+            ms["track"] = ms.get("track", 0.0) + ms.pop("smooth", 0.0)
+            for stage in PRE_RENDER_STAGES:
+                stage_times[stage].append(ms.get(stage, 0.0))
+            totals.append(sum(ms.get(stage, 0.0) for stage in PRE_RENDER_STAGES))
+            with_faces += bool(result.faces)
+            if len(totals) == frames:
+                break
+    if not totals:
+        raise InputError(f"{path}: fewer than {warmup + 1} frames; nothing to time")
+    return FrameLoopResult(clip_name, size_name, len(totals),
+                           {stage: _median_p90(v) for stage, v in stage_times.items()}, _median_p90(totals),
+                           float(np.mean(totals)), with_faces / len(totals))
 
 
 def bench_video(path: Path, clip_name: str, size_name: str, threads: int, frames: int, warmup: int,
@@ -327,7 +422,8 @@ def bench_peer(path: Path, clip_name: str, size_name: str, frames: int, warmup: 
         return PeerResult(clip_name, size_name, reason=f"peer run failed (exit {done.returncode}): {tail}")
     if "error" in data:
         return PeerResult(clip_name, size_name, reason=data["error"])
-    return PeerResult(clip_name, size_name, data["median_ms"], data["p90_ms"], data["faces_fraction"])
+    return PeerResult(clip_name, size_name, data["median_ms"], data["p90_ms"], data["faces_fraction"],
+                      mean_ms=data.get("mean_ms"))
 
 
 def machine_info() -> dict:
@@ -362,17 +458,17 @@ def network_info(precision: str = "auto") -> dict:
 # ------------------------------------------------------------------------------------------- output
 
 
-def _cell(pair: tuple[float, float]) -> str:
+def _cell(pair: tuple[float, float], digits: int = 1) -> str:
     median, p90 = pair
-    return "–" if np.isnan(median) else f"{median:.1f} / {p90:.1f}"
+    return "–" if np.isnan(median) else f"{median:.{digits}f} / {p90:.{digits}f}"
 
 
-def _peer_cell(peer: PeerResult | None) -> str:
+def _peer_cell(peer: PeerResult | None, digits: int = 1) -> str:
     if peer is None:
         return "–"
     if peer.median_ms is None:
         return "n/a"
-    return f"{peer.median_ms:.1f} / {peer.p90_ms:.1f}"
+    return f"{peer.median_ms:.{digits}f} / {peer.p90_ms:.{digits}f}"
 
 
 def format_report(report: Report, markdown: bool = False) -> str:
@@ -394,10 +490,16 @@ def format_report(report: Report, markdown: bool = False) -> str:
                      f"batch 4 {values['batch4_per_face']:.2f} / {values['batch4_per_face_p90']:.2f}")
     if report.reference_ms:
         ref = report.reference_ms
-        lines.append(f"  host yardstick, {report.reference_note}: batch 1 {ref['batch1']:.2f} / {ref['batch1_p90']:.2f}")
+        lines.append(f"  yardstick: {report.reference_note}: batch 1 {ref['batch1']:.2f} / {ref['batch1_p90']:.2f}")
+        for name, ratio in report.reference_ratio.items():
+            lines.append(f"  {name} graph / yardstick time: {ratio['median']:.3f}× (median of {len(ratio['rounds'])} "
+                         f"rounds; spread {ratio['min']:.3f}–{ratio['max']:.3f})")
     elif report.reference_note:
-        lines.append(f"  host yardstick: {report.reference_note}")
+        lines.append(f"  yardstick: {report.reference_note}")
     lines.append("")
+    if report.frame_loop:
+        lines.extend(frame_loop_lines(report, markdown))
+        lines.append("")
     peers = {(p.clip, p.size): p for p in report.peer}
     header = ["clip", "size", "thr", *STAGES, "detect/run", "e2e fps", "faces", "MP FaceMesh"]
     rows = []
@@ -424,6 +526,29 @@ def format_report(report: Report, markdown: bool = False) -> str:
     return "\n".join(lines)
 
 
+def frame_loop_lines(report: Report, markdown: bool) -> list[str]:
+    """The pre-render frame cost per clip × size next to MediaPipe Face Mesh's landmark step."""
+    peers = {(p.clip, p.size): p for p in report.peer}
+    header = ["clip", "size", *PRE_RENDER_STAGES, "sum", "sum mean", "MP FaceMesh", "MP mean", "frnet / MP"]
+    rows = []
+    for loop in report.frame_loop:
+        peer = peers.get((loop.clip, loop.size))
+        ratio = (f"{loop.total_ms[0] / peer.median_ms:.2f}×" if peer and peer.median_ms else "–")
+        mean = f"{peer.mean_ms:.2f}" if peer and peer.mean_ms is not None else "–"
+        rows.append([loop.clip, loop.size, *(_cell(loop.stages_ms[s], 2) for s in PRE_RENDER_STAGES),
+                     _cell(loop.total_ms, 2), f"{loop.total_mean_ms:.2f}", _peer_cell(peer, 2), mean, ratio])
+    lines = ["frame loop before rendering (pipeline alone, 1 thread, decoded outside the timer as the peer is), "
+             "ms per frame median / p90, and MediaPipe Face Mesh's landmark step on the same frames:"]
+    if markdown:
+        lines += ["", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    else:
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return lines
+
+
 def target_lines(report: Report) -> list[str]:
     """The issue's targets against what was measured."""
     out = ["targets (2 cores):"]
@@ -433,11 +558,22 @@ def target_lines(report: Report) -> list[str]:
         ok = one["batch1"] <= TARGETS["regressor_ms"]
         out.append(f"  regressor ≤ {TARGETS['regressor_ms']:.1f} ms per face at 1 thread ({key}): "
                    f"{one['batch1']:.2f} ms — {'met' if ok else 'NOT met'} on this host")
-        if report.reference_ms:
-            ratio = one["batch1"] / report.reference_ms["batch1"]
-            out.append(f"    relative to the host yardstick (MobileNetV2-62 fp32 = {report.reference_ms['batch1']:.2f} ms "
-                       f"here, ≈1.0 ms on the reference host of the brief): {ratio:.2f}× → "
-                       f"≈{ratio:.2f} ms on that host")
+    precision = report.network.get("precision", "fp32")
+    ratio = report.reference_ratio.get(precision)
+    if ratio:
+        target = TARGETS["yardstick_ratio"]
+        out.append(f"  regressor ({precision}, 1 thread, batch 1) ≤ {target}× the shared yardstick's time: "
+                   f"{ratio['median']:.3f}× (spread {ratio['min']:.3f}–{ratio['max']:.3f}) — "
+                   f"{'met' if ratio['median'] <= target else 'NOT met'}")
+    peers = {(p.clip, p.size): p for p in report.peer}
+    pairs = [(loop, peers[(loop.clip, loop.size)]) for loop in report.frame_loop
+             if (loop.clip, loop.size) in peers and peers[(loop.clip, loop.size)].median_ms]
+    if pairs:
+        met = sum(loop.total_ms[0] <= peer.median_ms for loop, peer in pairs)
+        ratios = [loop.total_ms[0] / peer.median_ms for loop, peer in pairs]
+        out.append(f"  frame loop before rendering ≤ MediaPipe Face Mesh's landmark step (per-frame median): "
+                   f"{met} of {len(pairs)} clip sizes, frnet/MP {min(ratios):.2f}–{max(ratios):.2f}× — "
+                   f"{'met' if met == len(pairs) else 'NOT met'}")
     for size in ("640x480", "1280x720"):
         runs = [r for r in report.runs if f"{r.width}x{r.height}" == size]
         if not runs:
@@ -473,7 +609,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--renderer", choices=RENDERER_CHOICES, default="auto", help="renderer (default: auto)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network graph of the video runs (default: auto = int8 on the CPU)")
-    parser.add_argument("--no-reference", action="store_true", help="skip the MobileNetV2-62 host yardstick")
+    parser.add_argument("--no-reference", action="store_true", help="skip the shared MobileNetV2-62 yardstick")
+    parser.add_argument("--rounds", metavar="N", type=int, default=5,
+                        help="rounds of alternating blocks for the yardstick ratios (default: 5)")
     parser.add_argument("--no-peer", action="store_true",
                         help="skip the MediaPipe Face Mesh reference (optional; it needs a source checkout)")
     parser.add_argument("--peer-python", metavar="PYTHON", type=Path,
@@ -494,19 +632,20 @@ def run(args: argparse.Namespace, command: str) -> Report:
             raise InputError(f"cannot read video {clip}: no such file")
     sizes = [(name, _parse_size(name)) for name in args.sizes]
     report = Report(machine=machine_info(), network=network_info(args.precision), command=command)
-    with tempfile.TemporaryDirectory(prefix="frnet-bench-ref-") as folder:
-        reference, report.reference_note = (None, "") if args.no_reference else reference_graph(Path(folder))
-        for threads in args.threads:
-            graphs = {f"{precision} threads={threads}": (None, precision) for precision in ("fp32", "int8")}
-            if reference is not None and threads == 1:
-                graphs["reference"] = (reference, "fp32")
-            results = bench_regressors(threads, graphs)
-            report.reference_ms = results.pop("reference", report.reference_ms)
-            report.regressor_ms.update(results)
+    yardstick, report.reference_note = (None, "") if args.no_reference else yardstick_path()
+    if yardstick is not None:
+        report.reference_ratio, report.reference_ms = yardstick_ratios(
+            {precision: (None, precision) for precision in ("fp32", "int8")}, yardstick, rounds=args.rounds)
+    for threads in args.threads:
+        report.regressor_ms.update(bench_regressors(
+            threads, {f"{precision} threads={threads}": (None, precision) for precision in ("fp32", "int8")}))
     with tempfile.TemporaryDirectory(prefix="frnet-bench-clips-") as folder:
         for clip in clips:
             for size_name, size in sizes:
                 path = prepare_clip(clip, size, args.warmup + args.frames, Path(folder))
+                log.info("timing the frame loop on %s at %s", clip.name, size_name)
+                report.frame_loop.append(bench_frame_loop(path, clip.stem, size_name, args.frames, args.warmup,
+                                                          args.precision))
                 for threads in args.threads:
                     log.info("timing %s at %s, %d thread(s)", clip.name, size_name, threads)
                     report.runs.append(bench_video(path, clip.stem, size_name, threads, args.frames, args.warmup,
@@ -528,7 +667,7 @@ def main(argv: list[str], prog: str = "frnet-app bench") -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    for name, value in (("--frames", args.frames), *(("--threads", t) for t in args.threads)):
+    for name, value in (("--frames", args.frames), ("--rounds", args.rounds), *(("--threads", t) for t in args.threads)):
         if value < 1:
             parser.print_usage(sys.stderr)
             print(f"{prog}: error: {name} must be at least 1", file=sys.stderr)

@@ -230,5 +230,10 @@ class Regressor:
         batch = np.ascontiguousarray(crops_rgb.transpose(0, 3, 1, 2), dtype=np.float32)
         return self._session.run(None, {self._input.name: batch})[0]
 
+    def run_nchw(self, batch: np.ndarray) -> np.ndarray:
+        """The graph alone on an already converted ``(B, 3, 120, 120)`` float32 batch (what
+        ``__call__`` feeds it); for timing graphs against each other."""
+        return self._session.run(None, {self._input.name: batch})[0]
+
     def describe(self) -> str:
         return json.dumps({"model": self.model_path.name, "precision": self.precision, "providers": self.providers})
