@@ -64,3 +64,12 @@ def test_score_and_comparison_on_known_parameters():
     moved[:, 3] += 2.0  # 2 px to the right
     assert quantize.compare_to_fp32(params, moved, model)["landmark_shift_px_mean"] == pytest.approx(2.0, abs=1e-6)
     assert quantize.score(moved, labels, model)["nme_vs_labels"] > 0
+
+
+def test_accuracy_gap_flags_a_yaw_bin_that_loses_more_than_the_limit():
+    fp32 = {"n": 10, "nme_vs_labels": 2.0, "nme_yaw_0_30": 1.8, "nme_yaw_30_60": 2.1, "nme_yaw_60_90": 3.0}
+    ok = quantize.accuracy_gap(fp32, {**fp32, "nme_yaw_60_90": 3.08, "nme_vs_labels": 2.02})
+    assert ok["within_limit"] and ok["worst_yaw_bin_gap"] == pytest.approx(0.08)
+    assert ok["gaps"]["nme_vs_labels"] == pytest.approx(0.02) and "n" not in ok["gaps"]
+    bad = quantize.accuracy_gap(fp32, {**fp32, "nme_yaw_30_60": 2.25})
+    assert not bad["within_limit"] and bad["worst_yaw_bin_gap"] == pytest.approx(0.15)
