@@ -442,7 +442,8 @@ def test_bench_runs_and_writes_json(capsys, tmp_path):
         assert "int8 graph / yardstick time" in out
     else:
         assert data["reference_note"].startswith("n/a: the shared yardstick") and "yardstick: n/a" in out
-    assert [(f["size"], f["frames"]) for f in data["frame_loop"]] == [("native", 4), ("320x240", 4)]
+    assert [(f["size"], f["frames"]) for f in data["frame_loop"]] == [("native", 12), ("320x240", 12)]  # 3 rounds
+    assert all(f["vs_peer"] is None for f in data["frame_loop"])  # no peer here
     for loop in data["frame_loop"]:
         assert loop["total_ms"][0] >= loop["stages_ms"]["infer"][0] > 0
     assert "frame loop before rendering" in out
