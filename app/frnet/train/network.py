@@ -382,7 +382,8 @@ def pad_scale_groups(block: nn.Module, multiple: int = FAST_DEPTHWISE_CHANNELS) 
     Exact: a padded channel has zero expansion weights and zero BatchNorm scale and shift, so it
     is 0 after ReLU6, stays 0 through the depthwise filters and the hierarchical sums, and the
     projection gives it zero weights. Why: ONNX Runtime's int8 depthwise 3×3 kernel runs 16-channel
-    blocks; Layer2's 36-channel groups at 30×30 took 1.8× the time of 48-channel ones (measured),
+    blocks; Layer2's 36-channel groups at 30×30 took 1.7–1.8× the time of 48-channel ones
+    (``scripts/bench_graphs.py --depthwise``),
     so the 33 % more channels cost less than the odd width. Blocks without an expansion conv
     (Layer1) and groups already a multiple are left alone.
     """
