@@ -10,6 +10,7 @@ import trimesh
 
 from frnet.datasets import LANDMARK_CSV_HEADER, read_landmarks_csv
 from frnet.errors import OutputError
+from frnet.gltf import accessor_array, read_glb, srgb_to_linear
 from frnet.export import (
     MESH_EXPORTERS,
     export_landmarks_json,
@@ -20,6 +21,7 @@ from frnet.export import (
     write_landmarks_csv,
 )
 from frnet.pipeline import FaceResult, FrameResult
+from frnet.texture import vertex_normals
 
 
 def tetra_strip(count: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,9 +40,29 @@ def test_every_exporter_round_trips(tmp_path, suffix):
     loaded = trimesh.load(path, process=False, force="mesh")
     np.testing.assert_allclose(loaded.vertices, vertices, atol=1e-5)
     np.testing.assert_array_equal(loaded.faces, triangles)
-    assert loaded.visual.kind == "vertex"
-    # OBJ stores colours as floats in [0, 1]: allow one level of rounding.
-    assert np.abs(loaded.visual.vertex_colors.astype(int) - colours.astype(int)).max() <= 1
+    expected_normals = vertex_normals(vertices, triangles)
+    if suffix == "glb":
+        # glTF vertex colours are linear and multiply a PBR material's base colour.
+        document, blob = read_glb(path.read_bytes())
+        primitive = document["meshes"][0]["primitives"][0]
+        np.testing.assert_allclose(accessor_array(document, blob, primitive["attributes"]["COLOR_0"]),
+                                   srgb_to_linear(colours[:, :3]), atol=1e-6)
+        np.testing.assert_allclose(accessor_array(document, blob, primitive["attributes"]["NORMAL"]),
+                                   expected_normals, atol=1e-6)
+        material = document["materials"][primitive["material"]]["pbrMetallicRoughness"]
+        assert material["baseColorFactor"] == [1.0, 1.0, 1.0, 1.0] and material["metallicFactor"] == 0.0
+    else:
+        assert loaded.visual.kind == "vertex"
+        # OBJ stores colours as floats in [0, 1]: allow one level of rounding.
+        assert np.abs(loaded.visual.vertex_colors.astype(int) - colours.astype(int)).max() <= 1
+        # trimesh's mesh recomputes normals on this strip: read what the file holds.
+        if suffix == "obj":
+            lines = path.read_text().splitlines()
+            normals = np.array([line.split()[1:] for line in lines if line.startswith("vn ")], float)
+        else:
+            with open(path, "rb") as handle:
+                normals = trimesh.exchange.ply.load_ply(handle)["vertex_normals"]
+        np.testing.assert_allclose(normals, expected_normals, atol=1e-5)
     assert [p.name for p in tmp_path.iterdir()] == [f"mesh.{suffix}"]  # no temporary file left
 
 
@@ -67,7 +89,7 @@ def test_bad_shapes_raise_value_error(tmp_path):
 def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     vertices, triangles, colours = tetra_strip()
 
-    def broken(path, mesh):
+    def broken(path, mesh, final=None):
         path.write_bytes(b"partial")
         raise OSError("disk full")
 

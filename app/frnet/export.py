@@ -18,6 +18,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -31,31 +32,115 @@ log = logging.getLogger(__name__)
 
 
 
-def _trimesh(vertices: np.ndarray, triangles: np.ndarray, vertex_colors: np.ndarray | None):
+@dataclass(frozen=True, eq=False)
+class MeshData:
+    """What an exporter writes: one triangle mesh in the export frame, with what viewers need.
+
+    Attributes:
+        vertices: ``(N, 3)`` float64 positions.
+        triangles: ``(T, 3)`` int64, counter-clockwise seen from the front.
+        normals: ``(N, 3)`` unit vertex normals.
+        vertex_colors: ``(N, 4)`` uint8 sRGB(A), or ``None``.
+        uv: ``(N, 2)`` texture coordinates (origin bottom-left, v up), or ``None``.
+        texture_rgb: ``(S, S, 3)`` uint8 texture (row 0 at the top), with ``uv``; or ``None``.
+    """
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    normals: np.ndarray
+    vertex_colors: np.ndarray | None = None
+    uv: np.ndarray | None = None
+    texture_rgb: np.ndarray | None = None
+
+    @property
+    def textured(self) -> bool:
+        return self.uv is not None and self.texture_rgb is not None
+
+
+def _trimesh(mesh: MeshData, texture_name: str | None = None):
     import trimesh
 
+    visual = None
+    if mesh.textured and texture_name is not None:
+        from PIL import Image
+        from trimesh.visual import TextureVisuals
+        from trimesh.visual.material import SimpleMaterial
+
+        material = SimpleMaterial(image=Image.fromarray(mesh.texture_rgb), name=texture_name,
+                                  diffuse=[255, 255, 255, 255], ambient=[255, 255, 255, 255],
+                                  specular=[0, 0, 0, 255])
+        visual = TextureVisuals(uv=mesh.uv, material=material)
     return trimesh.Trimesh(
-        vertices=np.asarray(vertices, dtype=np.float64),
-        faces=np.asarray(triangles, dtype=np.int64),
-        vertex_colors=vertex_colors,
+        vertices=mesh.vertices,
+        faces=mesh.triangles,
+        vertex_normals=mesh.normals,
+        vertex_colors=None if visual is not None else mesh.vertex_colors,
+        visual=visual,
         process=False,  # keep vertex order and count: vertex i is the face model's vertex i
     )
 
 
-def _export_obj(path: Path, mesh) -> None:
-    # Vertex colours go on the "v" lines (x y z r g b), which MeshLab, Blender and trimesh read.
-    mesh.export(path, file_type="obj", include_color=True, include_normals=False, include_texture=False)
+def _png_bytes(image_rgb: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:  # pragma: no cover - OpenCV always encodes uint8 RGB as PNG
+        raise ValueError("cannot encode the texture as PNG")
+    return encoded.tobytes()
 
 
-def _export_ply(path: Path, mesh) -> None:
-    mesh.export(path, file_type="ply", encoding="binary")
+def _export_obj(path: Path, mesh: MeshData, final: Path | None = None) -> None:
+    """OBJ with vertex normals; vertex colours on the ``v`` lines (x y z r g b, read by MeshLab,
+    Blender and trimesh), or with a texture: ``<stem>.mtl`` and ``<stem>.png`` next to the OBJ."""
+    from trimesh.exchange.obj import export_obj
+
+    if not mesh.textured:
+        path.write_text(export_obj(_trimesh(mesh), include_normals=True, include_color=True,
+                                   include_texture=False), encoding="utf-8")
+        return
+    final = final or path
+    text, files = export_obj(_trimesh(mesh, final.stem), include_normals=True, include_color=False,
+                             include_texture=True, return_texture=True, mtl_name=f"{final.stem}.mtl")
+    files[f"{final.stem}.png"] = _png_bytes(mesh.texture_rgb)  # lossless, at full size
+    written: list[Path] = []
+    try:
+        for name, data in files.items():
+            with atomic_write(final.with_name(name)) as temp:
+                temp.write_bytes(data)
+            written.append(final.with_name(name))
+        path.write_text(text, encoding="utf-8")
+    except BaseException:
+        for side_file in written:
+            side_file.unlink(missing_ok=True)
+        raise
 
 
-def _export_glb(path: Path, mesh) -> None:
-    mesh.export(path, file_type="glb")
+def _export_ply(path: Path, mesh: MeshData, final: Path | None = None) -> None:
+    """Binary PLY with vertex normals and colours (a texture is baked into the vertex colours)."""
+    from trimesh.exchange.ply import export_ply
+
+    path.write_bytes(export_ply(_trimesh(mesh), encoding="binary", vertex_normal=True))
 
 
-MeshExporter = Callable[[Path, object], None]
+def _export_glb(path: Path, mesh: MeshData, final: Path | None = None) -> None:
+    """glTF binary: normals and a PBR material — white times the vertex colours (``COLOR_0``,
+    linear), or the embedded texture."""
+    from . import __version__
+    from .gltf import GltfBuilder, srgb_to_linear
+
+    builder = GltfBuilder(f"frnet {__version__}")
+    texture = builder.add_png_texture(_png_bytes(mesh.texture_rgb)) if mesh.textured else None
+    material = builder.add_material("face", texture=texture)
+    colours = None
+    if texture is None and mesh.vertex_colors is not None:
+        colours = srgb_to_linear(mesh.vertex_colors[:, :3])
+    uv = None if texture is None else np.column_stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]])
+    mesh_index = builder.add_mesh("face", mesh.vertices, mesh.triangles, mesh.normals, material,
+                                  colours_linear=colours, uv_gltf=uv)
+    builder.add_scene([builder.add_node({"name": "face", "mesh": mesh_index})])
+    path.write_bytes(builder.glb())
+
+
+MeshExporter = Callable[..., None]
+# suffix → exporter(temporary path, MeshData, final path); side files (OBJ's .mtl/.png) go next to the final path.
 MESH_EXPORTERS: dict[str, MeshExporter] = {"obj": _export_obj, "ply": _export_ply, "glb": _export_glb}
 # The mesh formats every shell offers (CLI --mesh-format, the app's export): the registry's keys.
 MESH_FORMATS: tuple[str, ...] = tuple(MESH_EXPORTERS)
@@ -87,19 +172,32 @@ def mesh_format(path: str | os.PathLike) -> str:
     return suffix
 
 
+def mesh_files(path: str | os.PathLike, textured: bool) -> list[Path]:
+    """Every file :func:`export_mesh` writes for ``path``: a textured OBJ also has ``.mtl`` and ``.png``."""
+    path = Path(path)
+    if textured and mesh_format(path) == "obj":
+        return [path, path.with_suffix(".mtl"), path.with_suffix(".png")]
+    return [path]
+
+
 def export_mesh(
     path: str | os.PathLike,
     vertices: np.ndarray,
     triangles: np.ndarray,
     vertex_colors: np.ndarray | None = None,
+    uv: np.ndarray | None = None,
+    texture_rgb: np.ndarray | None = None,
 ) -> Path:
-    """Write a triangle mesh; the format follows the suffix (see :data:`MESH_EXPORTERS`).
+    """Write a triangle mesh with vertex normals; the format follows the suffix (see :data:`MESH_EXPORTERS`).
 
     Args:
         vertices: ``(N, 3)`` positions, written as they are (use :func:`mesh_for_export` first for
             the documented frame).
-        triangles: ``(T, 3)`` vertex indices.
+        triangles: ``(T, 3)`` vertex indices, counter-clockwise seen from the front.
         vertex_colors: ``(N, 3|4)`` uint8 RGB(A), or ``None``.
+        uv, texture_rgb: ``(N, 2)`` texture coordinates (origin bottom-left, v up) and an
+            ``(S, S, 3)`` uint8 texture (row 0 at the top): OBJ writes ``<stem>.mtl`` + ``<stem>.png``
+            beside it, GLB embeds the texture, PLY keeps ``vertex_colors`` only.
 
     Returns:
         The path written.
@@ -108,10 +206,12 @@ def export_mesh(
         ValueError: unknown suffix, or arrays of the wrong shape.
         OutputError: the destination cannot be written (nothing is left behind).
     """
+    from .texture import vertex_normals
+
     path = Path(path)
     exporter = MESH_EXPORTERS[mesh_format(path)]
-    vertices = np.asarray(vertices)
-    triangles = np.asarray(triangles)
+    vertices = np.asarray(vertices, dtype=np.float64)
+    triangles = np.asarray(triangles, dtype=np.int64)
     if vertices.ndim != 2 or vertices.shape[1] != 3:
         raise ValueError(f"vertices must have shape (N, 3), not {vertices.shape}")
     if triangles.ndim != 2 or triangles.shape[1] != 3:
@@ -121,9 +221,20 @@ def export_mesh(
         if vertex_colors.shape not in ((len(vertices), 3), (len(vertices), 4)) or vertex_colors.dtype != np.uint8:
             raise ValueError(f"vertex_colors must be (N, 3|4) uint8 with N = {len(vertices)}, "
                              f"not {vertex_colors.dtype} {vertex_colors.shape}")
-    mesh = _trimesh(vertices, triangles, vertex_colors)
+        if vertex_colors.shape[1] == 3:
+            vertex_colors = np.concatenate([vertex_colors, np.full((len(vertices), 1), 255, np.uint8)], axis=1)
+    if (uv is None) != (texture_rgb is None):
+        raise ValueError("uv and texture_rgb go together")
+    if uv is not None:
+        uv = np.asarray(uv, dtype=np.float64)
+        texture_rgb = np.asarray(texture_rgb)
+        if uv.shape != (len(vertices), 2):
+            raise ValueError(f"uv must have shape ({len(vertices)}, 2), not {uv.shape}")
+        if texture_rgb.ndim != 3 or texture_rgb.shape[2] != 3 or texture_rgb.dtype != np.uint8:
+            raise ValueError(f"texture_rgb must be (S, S, 3) uint8, not {texture_rgb.dtype} {texture_rgb.shape}")
+    mesh = MeshData(vertices, triangles, vertex_normals(vertices, triangles), vertex_colors, uv, texture_rgb)
     with atomic_write(path) as temp:
-        exporter(temp, mesh)
+        exporter(temp, mesh, path)
     return path
 
 
@@ -152,18 +263,38 @@ def sample_vertex_colours(image_rgb: np.ndarray, points_xy: np.ndarray) -> np.nd
 
 
 def export_face_mesh(
-    path: str | os.PathLike, face: FaceResult, triangles: np.ndarray, image_rgb: np.ndarray
+    path: str | os.PathLike, face: FaceResult, triangles: np.ndarray, image_rgb: np.ndarray,
+    texture_size: int | None = None,
 ) -> Path:
     """Write one reconstructed face in the export frame, coloured from ``image_rgb``.
 
+    Without ``texture_size`` the vertex colours are sampled straight from the photo (a hidden
+    vertex takes the colour of whatever covers it). With it, the photo is unwrapped into a
+    ``texture_size``² UV texture (:func:`frnet.texture.extract_texture`: visibility, mirror and
+    smooth fill): OBJ gets ``.mtl`` + ``.png``, GLB embeds it, and the vertex colours (PLY) are
+    sampled from the texture.
+
     Raises:
-        ValueError: unknown suffix, or the face has no dense mesh (``PipelineOptions.dense`` off).
+        ValueError: unknown suffix, bad texture size, or the face has no dense mesh
+            (``PipelineOptions.dense`` off).
         OutputError: the destination cannot be written.
+        ResourceMissingError, ModelFileError: the UV layout file is missing or broken.
     """
     if len(face.vertices) == 0:
         raise ValueError("this face has no dense mesh; run the pipeline with dense=True")
-    colours = sample_vertex_colours(image_rgb, face.vertices)
-    return export_mesh(path, mesh_for_export(face.vertices, image_rgb.shape[0]), triangles, colours)
+    vertices = mesh_for_export(face.vertices, image_rgb.shape[0])
+    if texture_size is None:
+        return export_mesh(path, vertices, triangles, sample_vertex_colours(image_rgb, face.vertices))
+    from .texture import extract_texture, sample_texture
+    from .uv import load_uv_layout
+
+    layout = load_uv_layout()
+    uv = layout.for_vertices(len(face.vertices))
+    texture = extract_texture(image_rgb, face.vertices, triangles, layout, texture_size).image
+    colours = sample_texture(texture, uv)
+    if mesh_format(path) == "ply":
+        return export_mesh(path, vertices, triangles, colours)
+    return export_mesh(path, vertices, triangles, colours, uv=uv, texture_rgb=texture)
 
 
 # ------------------------------------------------------------------------------------------ landmarks
