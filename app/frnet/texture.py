@@ -30,6 +30,8 @@ DEFAULT_TEXTURE_SIZE = 1024
 FACING_LOW, FACING_HIGH = 0.25, 0.55
 # A texel is hidden when the depth buffer is nearer than it by more than this share of the face width.
 DEPTH_TOLERANCE = 0.02
+# Texels this close to the face's outline or an occluding contour in the photo (share of the face width) fade out.
+SILHOUETTE_FADE = 0.04
 # Seen texels this close (share of the texture size) to a hidden region fade out, so a fitting error at
 # the silhouette cannot bring background colours in.
 EDGE_FADE = 0.012
@@ -223,9 +225,21 @@ def extract_texture(image_rgb: np.ndarray, vertices_image: np.ndarray, triangles
     unoccluded = position[:, 2] >= depth_buffer[py, px] - DEPTH_TOLERANCE * face_width
     inside = ((position[:, 0] >= 0) & (position[:, 0] <= width - 1)
               & (position[:, 1] >= 0) & (position[:, 1] <= height - 1))
+    # Near the face's outline in the photo and its inner occluding contours (the nose against the far
+    # cheek) a small fitting error samples what lies behind: the background, hair. Fade texels out
+    # towards those contours: pixels whose depth drops steeply to a neighbour (or to no face at all).
+    far = np.where(np.isfinite(depth_buffer), depth_buffer, depth_buffer[np.isfinite(depth_buffer)].min()
+                   - 10 * face_width).astype(np.float32)
+    far = np.pad(far, 1, mode="edge")
+    far[0, :] = far[-1, :] = far[:, 0] = far[:, -1] = far.min() - 10 * face_width  # the box's border is outside
+    step = far - cv2.erode(far, np.ones((3, 3), np.uint8))
+    contour = (step > DEPTH_TOLERANCE * face_width)[1:-1, 1:-1]
+    to_outline = cv2.distanceTransform((~contour).astype(np.uint8), cv2.DIST_L2, 3)
+    silhouette = _smoothstep(to_outline[py, px], 0.0, SILHOUETTE_FADE * face_width)
 
     seen = np.zeros((size, size), np.float32)
-    seen[rows, cols] = (_smoothstep(facing, FACING_LOW, FACING_HIGH) * unoccluded * inside).astype(np.float32)
+    seen[rows, cols] = (_smoothstep(facing, FACING_LOW, FACING_HIGH) * silhouette * unoccluded * inside
+                        ).astype(np.float32)
     # Fade out near what is not seen (the silhouette, occlusion borders): fitting errors live there.
     fade_px = max(1, int(round(EDGE_FADE * size)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * fade_px + 1, 2 * fade_px + 1))
@@ -252,11 +266,23 @@ def extract_texture(image_rgb: np.ndarray, vertices_image: np.ndarray, triangles
                        mirror_weight=mirror_weight.astype(np.float32), chart=chart)
 
 
+def remap_points(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples ``(M, C)`` of ``image`` at pixel positions ``x``, ``y`` ``(M,)`` (border
+    replicated); any ``M`` (OpenCV's remap takes at most 32,767 per side)."""
+    count = len(x)
+    width = 1024
+    rows = max(1, -(-count // width))
+    map_x = np.zeros(rows * width, np.float32)
+    map_y = np.zeros(rows * width, np.float32)
+    map_x[:count], map_y[:count] = x, y
+    out = cv2.remap(image, map_x.reshape(rows, width), map_y.reshape(rows, width), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * width, -1)[:count]
+
+
 def sample_texture(texture_rgb: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """RGBA uint8 ``(N, 4)`` colours of a texture (row 0 at the top) at UVs ``(N, 2)`` (bilinear)."""
     size_y, size_x = texture_rgb.shape[:2]
     uv = np.asarray(uv, dtype=np.float64)
-    map_x = (uv[:, 0] * size_x - 0.5).astype(np.float32).reshape(-1, 1)
-    map_y = ((1.0 - uv[:, 1]) * size_y - 0.5).astype(np.float32).reshape(-1, 1)
-    rgb = cv2.remap(texture_rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+    rgb = remap_points(texture_rgb, uv[:, 0] * size_x - 0.5, (1.0 - uv[:, 1]) * size_y - 0.5)
     return np.concatenate([rgb, np.full((len(rgb), 1), 255, np.uint8)], axis=1)
