@@ -2,7 +2,7 @@
 
     .venv-blender/bin/python scripts/blender_inspect.py FACE.glb [--fps 30]
 
-Prints ``{"objects": [...], "meshes": [{"name", "vertices", "shape_keys", "materials", "images"}],
+Prints ``{"samples": [...], "objects": [...], "meshes": [{"name", "vertices", "shape_keys", "materials", "images"}],
 "actions": [{"name", "frame_range", "fcurves"}], "scene_fps"}``. The scene's frame rate is set to
 ``--fps`` before the import, so keys at the video's timestamps land on the video's frame numbers.
 Used by tests/test_animation.py; run it in an environment with ``bpy`` (see the Makefile's
@@ -20,6 +20,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
     parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--sample-frames", default="", help="comma-separated frames at which to report the "
+                        "first mesh's shape-key values and its object's location (Blender axes, z up)")
     args = parser.parse_args(argv)
     import bpy
 
@@ -46,7 +48,15 @@ def main(argv=None) -> int:
     for action in bpy.data.actions:
         actions.append({"name": action.name, "frame_range": list(action.frame_range),
                         "fcurves": len(getattr(action, "fcurves", []) or [])})
-    print(json.dumps({"objects": [o.type for o in bpy.data.objects], "meshes": meshes, "actions": actions,
+    samples = []
+    mesh_objects = [o for o in bpy.data.objects if o.type == "MESH"]
+    for frame in [int(f) for f in args.sample_frames.split(",") if f]:
+        scene.frame_set(frame)
+        obj = mesh_objects[0]
+        keys = obj.data.shape_keys.key_blocks if obj.data.shape_keys else []
+        samples.append({"frame": frame, "shape_key_values": [k.value for k in keys][1:],
+                        "location": list(obj.location)})
+    print(json.dumps({"samples": samples, "objects": [o.type for o in bpy.data.objects], "meshes": meshes, "actions": actions,
                       "images": [i.name for i in bpy.data.images], "scene_fps": scene.render.fps / scene.render.fps_base,
                       "cameras": [c.name for c in bpy.data.cameras]}))
     return 0

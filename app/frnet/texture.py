@@ -7,7 +7,8 @@ photo and how well the photo sees it:
   surface gets little or no weight), a depth test against the mesh's own depth buffer (the nose
   hides part of the far cheek), and the position inside the image;
 * **mirror fill** — the layout is left/right symmetric, so the texture flipped left↔right is the
-  mirrored face; texels the photo does not see take their mirror texel's colour where that is seen;
+  mirrored face; texels the photo does not see take their mirror texel's colour where that is seen,
+  and so do texels seen at a grazing angle whose mirror texel faces the camera much better;
 * **smooth fill** — what neither side shows (and the space around the chart, so filtering never
   bleeds a foreign colour in) is filled by pull-push interpolation of the seen colours.
 
@@ -27,11 +28,14 @@ from .uv import UVLayout
 TEXTURE_SIZES = (256, 512, 1024, 2048)
 DEFAULT_TEXTURE_SIZE = 1024
 # Texel weight from the normal's cosine towards the camera: 0 below FACING_LOW, 1 above FACING_HIGH.
-FACING_LOW, FACING_HIGH = 0.25, 0.55
+FACING_LOW, FACING_HIGH = 0.15, 0.45
 # A texel is hidden when the depth buffer is nearer than it by more than this share of the face width.
 DEPTH_TOLERANCE = 0.02
+# The photo's own colour gives way to the mirrored side's as the mirror texel faces the camera this
+# much more (difference of the normals' cosines towards the camera).
+MIRROR_ADVANTAGE_LOW, MIRROR_ADVANTAGE_HIGH = 0.3, 0.6
 # Texels this close to the face's outline or an occluding contour in the photo (share of the face width) fade out.
-SILHOUETTE_FADE = 0.04
+SILHOUETTE_FADE = 0.03
 # Seen texels this close (share of the texture size) to a hidden region fade out, so a fitting error at
 # the silhouette cannot bring background colours in.
 EDGE_FADE = 0.012
@@ -244,6 +248,12 @@ def extract_texture(image_rgb: np.ndarray, vertices_image: np.ndarray, triangles
     fade_px = max(1, int(round(EDGE_FADE * size)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * fade_px + 1, 2 * fade_px + 1))
     chart = triangle_id >= 0
+    # Where the mirrored side is seen much more frontally, trust it over a grazing view of this side
+    # (the far side of a turned face is where a fit error shows the background or hair).
+    facing_map = np.full((size, size), -1.0, np.float32)
+    facing_map[rows, cols] = facing
+    advantage = np.where(chart & np.fliplr(chart), np.fliplr(facing_map) - facing_map, 0.0)
+    seen *= 1.0 - _smoothstep(advantage, MIRROR_ADVANTAGE_LOW, MIRROR_ADVANTAGE_HIGH)
     seen_hard = ((seen > 0.5) | ~chart).astype(np.uint8)  # outside the chart does not count as hidden
     interior = cv2.erode(seen_hard, kernel).astype(np.float32)
     photo_weight = np.minimum(seen, cv2.GaussianBlur(interior, (0, 0), fade_px / 2.0)) * chart
