@@ -162,3 +162,18 @@ def test_vertex_normals_point_out_of_the_face(model):
     np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-6)
     nose_tip = int(np.argmax(shape[:, 2]))
     assert normals[nose_tip, 2] > 0.8
+
+
+def test_every_glb_passes_the_khronos_validator(tmp_path, model, layout):
+    from file_clients import gltf_validator, validate_gltf
+
+    command, why = gltf_validator()
+    if command is None:
+        pytest.skip(why)
+    photo, vertices = render_photo(model, layout, symmetric_texture(), 40.0)
+    face = _face(vertices)
+    plain = export_face_mesh(tmp_path / "plain.glb", face, model.render_triangles, photo)
+    textured = export_face_mesh(tmp_path / "textured.glb", face, model.render_triangles, photo, texture_size=256)
+    for report in validate_gltf(plain, textured):
+        counts = (report["numErrors"], report["numWarnings"], report["numInfos"], report["numHints"])
+        assert counts == (0, 0, 0, 0), report
