@@ -10,7 +10,7 @@ PIP_FLAGS := --progress-bar on --disable-pip-version-check
 # The demo environment is rebuilt when frnet's own files change (a normal, non-editable install).
 FRNET_FILES := pyproject.toml $(shell find app models shaders assets -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup build-env demo-env demo test clean
+.PHONY: setup build-env demo-env tools blender-env demo test clean
 
 # The demo: `pip install .` into its own environment — frnet's runtime dependencies only (no torch,
 # no test tools), exactly what a user of the package gets.
@@ -58,8 +58,25 @@ $(BUILD_VENV)/.installed: Makefile
 	$(BUILD_VENV)/bin/pip install $(PIP_FLAGS) --no-deps mediapipe==0.10.21
 	touch $@
 
-test: setup build-env
+# File clients for the tests (tests/file_clients.py): the Khronos glTF validator from npm (skipped by
+# the tests, with the reason, when node/npm are missing) and Blender's bpy from PyPI in its own
+# environment (large; `.ci/run` makes it, `make test` does not).
+GLTF_VALIDATOR := .cache/gltf-validator
+tools: $(GLTF_VALIDATOR)/.installed
+$(GLTF_VALIDATOR)/.installed:
+	@if command -v npm >/dev/null 2>&1; then \
+	  mkdir -p $(GLTF_VALIDATOR) && npm install --silent --no-audit --no-fund --prefix $(GLTF_VALIDATOR) gltf-validator@2.0.0-dev.3.10 && touch $@; \
+	else echo "npm not found: the glTF validator tests will be skipped (apt-get install nodejs npm)"; fi
+
+blender-env: .venv-blender/.installed
+.venv-blender/.installed:
+	$(PYTHON) -m venv .venv-blender
+	.venv-blender/bin/pip install $(PIP_FLAGS) --upgrade pip
+	.venv-blender/bin/pip install $(PIP_FLAGS) 'bpy>=4.2'
+	touch $@
+
+test: setup build-env tools
 	QT_QPA_PLATFORM=offscreen OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -ra
 
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) $(DEMO_VENV) .pytest_cache out
+	rm -rf $(VENV) $(BUILD_VENV) $(DEMO_VENV) .venv-blender $(GLTF_VALIDATOR) .pytest_cache out

@@ -57,18 +57,24 @@ class AnimationRecorder:
     """Collects every tracked face's parameters frame by frame (video mode results).
 
     ``keep_texture_frame`` keeps, per track, the frame where the face is most frontal, for the
-    texture of its mesh.
+    texture of its mesh. ``start_at_zero`` counts time from the first frame added (a recording
+    that starts mid-video) instead of from the video's start.
     """
 
-    def __init__(self, keep_texture_frame: bool = True) -> None:
+    def __init__(self, keep_texture_frame: bool = True, start_at_zero: bool = False) -> None:
         self.tracks: dict[int, _Track] = {}
         self.image_size: tuple[int, int] | None = None
         self.keep_texture_frame = keep_texture_frame
+        self.start_at_zero = start_at_zero
+        self._origin_ms: float | None = None
 
     def add(self, result: FrameResult, frame_rgb: np.ndarray | None = None) -> None:
         """Record one frame's faces (frames with non-increasing timestamps are skipped)."""
         self.image_size = result.image_size
         timestamp_ms = float(result.timestamp_ms if result.timestamp_ms is not None else result.frame_index * 1000 / 30)
+        if self._origin_ms is None:
+            self._origin_ms = timestamp_ms if self.start_at_zero else 0.0
+        timestamp_ms -= self._origin_ms
         for face in result.faces:
             track = self.tracks.setdefault(face.track_id, _Track())
             if track.timestamps_ms and timestamp_ms <= track.timestamps_ms[-1]:

@@ -338,9 +338,12 @@ def export_entries(
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     read: Callable[[Path], np.ndarray] | None = None,
+    texture_size: int | None = None,
 ) -> ExportSummary:
     """Write every face of every entry as a mesh (``fmt``: obj, ply or glb, vertex colours taken
-    from the photo) plus one landmarks JSON per image, into ``folder`` (created when missing).
+    from the photo; with ``texture_size`` a UV texture unwrapped from it, see
+    :func:`frnet.export.export_face_mesh`) plus one landmarks JSON per image, into ``folder``
+    (created when missing).
 
     An image that cannot be read again or written is recorded in ``failures`` and the export goes
     on with the next one; ``cancelled()`` is checked between images.
@@ -349,7 +352,7 @@ def export_entries(
         ValueError: unknown ``fmt``.
         OutputError: ``folder`` cannot be created.
     """
-    from ..export import export_face_mesh, export_landmarks_json
+    from ..export import export_face_mesh, export_landmarks_json, mesh_files
 
     check_mesh_format(fmt)
     folder = Path(folder)
@@ -371,7 +374,9 @@ def export_entries(
             if entry.result.faces:
                 image = (read or files.read_image)(entry.path)
                 for face, name in zip(entry.result.faces, mesh_names):
-                    summary.written.append(export_face_mesh(folder / name, face, face_model.render_triangles, image))
+                    path = export_face_mesh(folder / name, face, face_model.render_triangles, image,
+                                            texture_size=texture_size)
+                    summary.written.extend(mesh_files(path, texture_size is not None))
             summary.written.append(export_landmarks_json(folder / json_name, entry.result, image=entry.path.name))
         except (FrnetError, OSError, ValueError) as exc:
             log.warning("export of %s failed: %s", entry.path, exc)

@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
     record_start_requested = pyqtSignal(str)
     record_stop_requested = pyqtSignal()
     images_requested = pyqtSignal(object, object)  # list[Path], OverlayOptions
-    export_requested = pyqtSignal(object, str, str)  # list[ImageEntry], folder, format
+    export_requested = pyqtSignal(object, str, str, bool)  # list[ImageEntry], folder, format, textured
 
     def __init__(self, settings: AppSettings | None = None,
                  pipeline_factory: core.PipelineFactory = core.make_pipeline,
@@ -364,10 +364,13 @@ class MainWindow(QMainWindow):
             self.format_combo.addItem(f"{fmt.upper()} + landmarks JSON", fmt)
         self.format_combo.setToolTip("Mesh format of the export (vertex colours from the photo)")
         self.format_combo.currentIndexChanged.connect(self._on_format_picked)
+        self.texture_check = QCheckBox("UV texture")
+        self.texture_check.setToolTip("Unwrap each face into a UV texture (hidden parts filled from the mirrored "
+                                      "side): OBJ + MTL + PNG, GLB with it embedded, PLY colours from it")
         self.export_button = QPushButton(self._actions["export"].icon(), "Export selected…")
         self.export_button.setToolTip(self._actions["export"].toolTip())
         self.export_button.clicked.connect(self.export_selected)
-        for widget in (select_all, clear, self.format_combo, self.export_button):
+        for widget in (select_all, clear, self.format_combo, self.texture_check, self.export_button):
             widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             row.addWidget(widget)
         layout.addLayout(row)
@@ -762,7 +765,7 @@ class MainWindow(QMainWindow):
         self.export_running = True
         self._update_export_enabled()
         self.status(f"Exporting {len(entries)} image(s) as {fmt.upper()} to {folder}…", 0)
-        self.export_requested.emit(entries, str(folder), fmt)
+        self.export_requested.emit(entries, str(folder), fmt, self.texture_check.isChecked())
 
     def _on_export_started(self, total: int) -> None:
         self._open_progress("Exporting meshes…", total)

@@ -32,11 +32,13 @@ from pathlib import Path
 import numpy as np
 from PyQt6.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 
+from ..animation import AnimationRecorder, write_animation
 from ..engine import Engine
 from ..errors import FrnetError
 from ..pipeline import FrameResult, Pipeline, PipelineOptions
 from ..render import OverlayOptions, Renderer, create_renderer
 from ..sources import GUI_CAMERA_HINT, CameraSource, SourceInfo, VideoFileSource, probe_cameras
+from ..texture import DEFAULT_TEXTURE_SIZE
 from ..video import VideoWriter
 from . import core
 
@@ -132,6 +134,7 @@ class FrameWorker(QObject):
     playing_changed = pyqtSignal(bool)
     ended = pyqtSignal()
     recording_changed = pyqtSignal(bool, str)  # recording, path
+    recording_saved = pyqtSignal(str, object)  # video path, list of face animation files (.glb)
     cameras_found = pyqtSignal(object)  # list[int]
     renderer_ready = pyqtSignal(str)  # the renderer's name ("gl" or "cpu")
     status = pyqtSignal(str)
@@ -156,6 +159,7 @@ class FrameWorker(QObject):
         self._last_frame: np.ndarray | None = None
         self._last_result: FrameResult | None = None
         self._writer: VideoWriter | None = None
+        self._animation: AnimationRecorder | None = None  # the faces of the recording in progress
         self._frames_in_flight = 0  # emitted, not yet shown by the window
         self._in_flight_lock = threading.Lock()
         self._timer = QTimer(self)  # moves with the worker into its thread
@@ -309,6 +313,8 @@ class FrameWorker(QObject):
             return
         result, image = self._stages().run(frame.image_rgb, frame.timestamp_ms)
         self._last_frame, self._last_result = frame.image_rgb, result
+        if self._animation is not None:
+            self._animation.add(result, frame.image_rgb)
         fps = self._fps.tick() if self._playing else 0.0
         self._emit(image, result.timings_ms["render"], fps)
 
@@ -362,6 +368,7 @@ class FrameWorker(QObject):
         self._finish_recording()
         width, height = self._info.size
         self._writer = VideoWriter(path, self._info.fps, (width, height))
+        self._animation = AnimationRecorder(start_at_zero=True)  # keys on the recording's own clock
         self.recording_changed.emit(True, str(path))
         self.status.emit(f"Recording to {path}")
 
@@ -382,11 +389,23 @@ class FrameWorker(QObject):
         if self._writer is None:
             return
         writer, self._writer = self._writer, None
+        animation, self._animation = self._animation, None
         try:
             writer.close()
         finally:
             self.recording_changed.emit(False, str(writer.path))
-        self.status.emit(f"Saved {writer.path} ({writer.frames_written} frames)")
+        saved = f"Saved {writer.path} ({writer.frames_written} frames)"
+        # The recording's face animation goes next to it: <name>.glb (more faces: <name>_track<N>.glb).
+        written = []
+        if animation is not None and self._pipeline is not None:
+            try:
+                written = write_animation(Path(writer.path).with_suffix(".glb"), animation, self._pipeline.face_model)
+            except (FrnetError, OSError, ValueError) as exc:
+                report_error(self, "Cannot save the face animation", exc)
+        if written:
+            saved += " and its face animation " + ", ".join(p.name for p in written)
+        self.recording_saved.emit(str(writer.path), [str(p) for p in written])
+        self.status.emit(saved)
 
     # -- end -------------------------------------------------------------------------------------
     def release(self) -> None:
@@ -468,16 +487,17 @@ class ImageWorker(QObject):
             # Last, after any error: a listener that waits for the batch's end sees its whole outcome.
             self.batch_finished.emit(BatchSummary(total, done, failures, self._cancel.is_set(), faces))
 
-    @pyqtSlot(object, str, str)
+    @pyqtSlot(object, str, str, bool)
     @_reporting("Export failed")
-    def export_entries(self, entries: list[core.ImageEntry], folder: str, fmt: str) -> None:
+    def export_entries(self, entries: list[core.ImageEntry], folder: str, fmt: str, textured: bool = False) -> None:
         self._cancel.clear()
         self.export_started.emit(len(entries))
         summary = core.ExportSummary(folder=Path(folder))
         try:
             face_model = self._pipeline.face_model if self._pipeline is not None else core.shared_face_model()
             summary = core.export_entries(entries, folder, fmt, face_model,
-                                          progress=self.export_progress.emit, cancelled=self._cancel.is_set)
+                                          progress=self.export_progress.emit, cancelled=self._cancel.is_set,
+                                          texture_size=DEFAULT_TEXTURE_SIZE if textured else None)
         except Exception as exc:  # noqa: BLE001 - reported here so the error arrives before export_finished
             report_error(self, "Export failed", exc)
         finally:
