@@ -3,7 +3,7 @@
 frnet's face model is linear, so a performance is exactly a glTF morph-target animation:
 
 * **mesh** — the person's dense mesh (identity coefficients averaged over the track, expression
-  zero), in metres, textured from the track's most frontal frame;
+  zero), in metres, textured from the track's most frontal, most neutral frame;
 * **morph targets** — the face model's expression components, each as a pair ``expression_KK_pos``
   and ``expression_KK_neg`` of ±:data:`TARGET_SIGMAS` standard deviations, so every morph weight
   lies in [0, 1] (coefficient ``α`` gives weights ``max(α, 0)/4`` and ``max(-α, 0)/4``): Blender
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import geometry
-from .facemodel import FaceModel
+from .facemodel import NUM_EXPRESSION, FaceModel
 from .pipeline import FaceResult, FrameResult
 from .video import atomic_write
 
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 ANIMATION_FORMATS = ("glb", "csv")
 FOCAL_LENGTH_SIDES = 1.0  # assumed focal length in units of the longer image side (≈ 53° across it)
 MM_TO_M = 0.001
+TEXTURE_EXPRESSION_DEG = 5.0  # texture frame score: degrees of head turn worth one σ of expression
+TEXTURE_CANDIDATES = 16  # frames kept per track as texture candidates (the best scores so far)
+TEXTURE_SCORE_SLACK = 8.0  # candidates this close to the best score compete on open eyes
 TARGET_SIGMAS = 4.0  # a morph target is this many standard deviations of its component
 
 
@@ -48,16 +51,24 @@ class _Track:
     timestamps_ms: list[float] = field(default_factory=list)
     params: list[np.ndarray] = field(default_factory=list)
     roi_boxes: list[np.ndarray] = field(default_factory=list)
-    best_frontal: float = np.inf
-    best_frame: np.ndarray | None = None
-    best_vertices: np.ndarray | None = None
+    candidates: list[tuple[float, float, np.ndarray, np.ndarray]] = field(default_factory=list)  # score, eyes, frame, vertices
+
+    def texture_frame(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(frame, vertices)`` for the texture: among the candidates scoring within
+        :data:`TEXTURE_SCORE_SLACK` of the best, the one whose eyes look most open (no blink)."""
+        if not self.candidates:
+            return None
+        best = self.candidates[0][0]
+        near = [c for c in self.candidates if c[0] <= best + TEXTURE_SCORE_SLACK]
+        chosen = max(near, key=lambda c: c[1])
+        return chosen[2], chosen[3]
 
 
 class AnimationRecorder:
     """Collects every tracked face's parameters frame by frame (video mode results).
 
-    ``keep_texture_frame`` keeps, per track, the frame where the face is most frontal, for the
-    texture of its mesh. ``start_at_zero`` counts time from the first frame added (a recording
+    ``keep_texture_frame`` keeps, per track, the frames where the face is most frontal and nearest
+    the neutral expression, and textures its mesh from the one of them with the most open eyes. ``start_at_zero`` counts time from the first frame added (a recording
     that starts mid-video) instead of from the video's start.
     """
 
@@ -83,10 +94,16 @@ class AnimationRecorder:
             track.timestamps_ms.append(timestamp_ms)
             track.params.append(np.asarray(face.params, dtype=np.float64))
             track.roi_boxes.append(np.asarray(face.roi_box, dtype=np.float64))
-            frontal = float(np.abs(face.yaw_pitch_roll_deg[:2]).sum())
-            if self.keep_texture_frame and frame_rgb is not None and len(face.vertices) and frontal < track.best_frontal:
-                track.best_frontal, track.best_frame = frontal, frame_rgb.copy()
-                track.best_vertices = np.asarray(face.vertices).copy()
+            # Texture frame: frontal and near the neutral expression (the texture is worn by every key).
+            expression = np.asarray(face.params[-NUM_EXPRESSION:], dtype=np.float64)
+            score = float(np.abs(face.yaw_pitch_roll_deg[:2]).sum()) + TEXTURE_EXPRESSION_DEG * float(np.linalg.norm(expression))
+            eyes = eye_contrast(frame_rgb, face.landmarks68) if frame_rgb is not None else 0.0
+            worst = max((c[0] for c in track.candidates), default=np.inf)
+            if self.keep_texture_frame and frame_rgb is not None and len(face.vertices) and (
+                    len(track.candidates) < TEXTURE_CANDIDATES or score < worst):
+                track.candidates.append((score, eyes, frame_rgb.copy(), np.asarray(face.vertices).copy()))
+                track.candidates.sort(key=lambda c: c[0])
+                del track.candidates[TEXTURE_CANDIDATES:]
 
     @property
     def frame_count(self) -> int:
@@ -119,6 +136,25 @@ class FaceAnimation:
     yaw_pitch_roll_deg: np.ndarray
     image_size: tuple[int, int]
     focal_px: float
+
+
+def eye_contrast(frame_rgb: np.ndarray, landmarks68: np.ndarray) -> float:
+    """How open the eyes look in the frame: inside each eye's outline (68 points), how much brighter
+    the brightest pixels (the sclera) are than the typical one. A closed lid is skin: low."""
+    import cv2
+
+    points = np.asarray(landmarks68, dtype=np.float64)[:, :2]
+    height, width = frame_rgb.shape[:2]
+    x0, y0 = np.clip(np.floor(points[36:48].min(axis=0)).astype(int) - 2, 0, [width - 1, height - 1])
+    x1, y1 = np.clip(np.ceil(points[36:48].max(axis=0)).astype(int) + 3, 1, [width, height])
+    grey = cv2.cvtColor(np.ascontiguousarray(frame_rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    mask = np.zeros(grey.shape, np.uint8)
+    for start in (36, 42):
+        cv2.fillConvexPoly(mask, np.round(points[start:start + 6] - [x0, y0]).astype(np.int32), 1)
+    inside = grey[mask > 0].astype(np.float64)
+    if inside.size < 4:
+        return 0.0
+    return float(np.percentile(inside, 95) - np.median(inside))
 
 
 def quaternion_from_rotation(rotation: np.ndarray) -> np.ndarray:
@@ -335,9 +371,10 @@ def write_animation(path: str | os.PathLike, recorder: AnimationRecorder, face_m
     for k, animation in enumerate(animations):
         track = recorder.tracks[animation.track_id]
         texture = uv = None
-        if layout is not None and track.best_frame is not None:
+        picked = track.texture_frame() if layout is not None else None
+        if picked is not None:
             uv = layout.for_vertices(face_model.num_dense_vertices)
-            texture = extract_texture(track.best_frame, track.best_vertices, face_model.render_triangles, layout,
+            texture = extract_texture(picked[0], picked[1], face_model.render_triangles, layout,
                                       texture_size or DEFAULT_TEXTURE_SIZE).image
         target = track_path(path, animation, k == 0)
         data = animation_glb(animation, face_model, texture, uv)
