@@ -36,6 +36,8 @@ DEPTH_TOLERANCE = 0.02
 MIRROR_ADVANTAGE_LOW, MIRROR_ADVANTAGE_HIGH = 0.3, 0.6
 # Texels this close to the face's outline or an occluding contour in the photo (share of the face width) fade out.
 SILHOUETTE_FADE = 0.03
+# Texels seen with at least this weight seed the smooth fill.
+FILL_SEED_WEIGHT = 0.5
 # Seen texels this close (share of the texture size) to a hidden region fade out, so a fitting error at
 # the silhouette cannot bring background colours in.
 EDGE_FADE = 0.012
@@ -269,8 +271,12 @@ def extract_texture(image_rgb: np.ndarray, vertices_image: np.ndarray, triangles
     covered = photo_weight + mirror_weight
     blended = (photo * photo_weight[..., None] + np.fliplr(photo) * mirror_weight[..., None]) / \
         np.maximum(covered, 1e-6)[..., None]
-    fill = pull_push_fill(blended, covered)
-    result = blended * covered[..., None] + fill * (1.0 - covered)[..., None]
+    # The fill is seeded by confidently seen texels only: pull-push normalises, so where only faint,
+    # faded samples (a grazing view, the silhouette) exist they would set the colour on their own.
+    fill = pull_push_fill(blended, np.where(covered > FILL_SEED_WEIGHT, covered, 0.0))
+    # Partly seen texels lean towards the fill (the square): uncertain photo colours stay faint.
+    keep = covered ** 2
+    result = blended * keep[..., None] + fill * (1.0 - keep)[..., None]
     return FaceTexture(image=np.clip(np.round(result), 0, 255).astype(np.uint8),
                        photo_weight=photo_weight.astype(np.float32),
                        mirror_weight=mirror_weight.astype(np.float32), chart=chart)
