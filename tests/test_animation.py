@@ -180,7 +180,7 @@ def test_bad_anim_arguments_are_usage_errors(tmp_path, capsys):
         (["--video", str(SAMPLE), "--anim-out", str(tmp_path / "f.glb"), "--anim-format", "csv"], "does not end in .csv"),
         (["--video", str(SAMPLE), "--anim-out", str(tmp_path / "f.glb"), "--landmarks-out", str(tmp_path / "f.glb")],
          "are the same file"),
-        (["--video", str(SAMPLE)], "--out (or --anim-out)"),
+        (["--video", str(SAMPLE)], "--out is required with --video (or --anim-out"),
         (["--video", str(SAMPLE), "--out", str(tmp_path / "v.mp4"), "--texture"], "--texture is for --image"),
     ):
         assert cli.main(argv) == 2, argv

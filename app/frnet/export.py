@@ -1,7 +1,11 @@
-"""Writing results: meshes (OBJ, PLY, GLB through trimesh), landmark JSON and the 68-point CSV.
+"""Writing results: meshes (OBJ and PLY through trimesh, GLB through :mod:`frnet.gltf`), landmark
+JSON and the 68-point CSV.
 
 Meshes are chosen by suffix from :data:`MESH_EXPORTERS` (an unknown suffix raises ``ValueError``)
 and every file is written atomically (a temporary file next to the destination, then a rename).
+Every mesh carries vertex normals; colour comes from vertex colours (GLB: linear ``COLOR_0`` times a
+white, metal-free PBR material) or, with a UV texture (:mod:`frnet.texture`), from an image: OBJ +
+MTL + PNG, GLB with the PNG embedded, PLY with vertex colours sampled from it.
 
 **Coordinate frame of exported meshes** (:func:`mesh_for_export`): x to the image's right, y *up*,
 z towards the camera, in image pixels, with the origin at the centre of the image's bottom-left
