@@ -34,6 +34,8 @@ DEPTH_TOLERANCE = 0.02
 # The photo's own colour gives way to the mirrored side's as the mirror texel faces the camera this
 # much more (difference of the normals' cosines towards the camera).
 MIRROR_ADVANTAGE_LOW, MIRROR_ADVANTAGE_HIGH = 0.3, 0.6
+# The depth buffer used for visibility has at most this many pixels on its longer side.
+DEPTH_BUFFER_MAX_PX = 1024
 # Texels this close to the face's outline or an occluding contour in the photo (share of the face width) fade out.
 SILHOUETTE_FADE = 0.03
 # Texels seen with at least this weight seed the smooth fill.
@@ -217,38 +219,39 @@ def extract_texture(image_rgb: np.ndarray, vertices_image: np.ndarray, triangles
     position = interpolate(vertices)  # (M, 3) x, y, depth
     facing = interpolate(vertex_normals(vertices * np.array([1.0, -1.0, 1.0]), triangles)[:, 2])
 
-    # Depth buffer of the face in the photo (painter's algorithm, far to near), over its bounding box.
-    x0, y0 = np.floor(vertices[:, :2].min(axis=0)).astype(int) - 1
-    x1, y1 = np.ceil(vertices[:, :2].max(axis=0)).astype(int) + 2
-    local = vertices[:, :2] - np.array([x0, y0])
-    order = np.argsort(vertices[triangles, 2].mean(axis=1))
-    buffer_id, buffer_bary = rasterize(local, triangles, y1 - y0, x1 - x0, order=order)
-    depth_buffer = np.where(buffer_id >= 0, np.einsum("hwk,hwk->hw", buffer_bary,
-                                                      vertices[triangles[np.maximum(buffer_id, 0)], 2]), -np.inf)
-    px = np.clip(np.round(position[:, 0] - x0).astype(int), 0, x1 - x0 - 1)
-    py = np.clip(np.round(position[:, 1] - y0).astype(int), 0, y1 - y0 - 1)
-    face_width = float(np.ptp(vertices[:, 0]))
-    unoccluded = position[:, 2] >= depth_buffer[py, px] - DEPTH_TOLERANCE * face_width
+    # Depth buffer of the face in the photo (painter's algorithm, far to near), over its bounding box,
+    # at most DEPTH_BUFFER_MAX_PX on its longer side (all of it in that buffer's pixels).
+    low = np.floor(vertices[:, :2].min(axis=0)) - 1
+    extent = np.ceil(vertices[:, :2].max(axis=0)) + 2 - low
+    scale = min(1.0, DEPTH_BUFFER_MAX_PX / float(extent.max()))
+    local = np.column_stack([(vertices[:, :2] - low) * scale, vertices[:, 2] * scale])
+    buffer_w, buffer_h = (np.ceil(extent * scale).astype(int) + 1).tolist()
+    order = np.argsort(local[triangles, 2].mean(axis=1))
+    buffer_id, buffer_bary = rasterize(local, triangles, buffer_h, buffer_w, order=order)
+    covered_px = buffer_id >= 0
+    depth_buffer = np.einsum("hwk,hwk->hw", buffer_bary, local[triangles[np.maximum(buffer_id, 0)], 2])
+    face_width = float(np.ptp(local[:, 0]))
+    tolerance = DEPTH_TOLERANCE * face_width
+    farthest = float(depth_buffer[covered_px].min()) if covered_px.any() else 0.0
+    depth_buffer = np.where(covered_px, depth_buffer, farthest - 10 * face_width - 1).astype(np.float32)
+    texel_px = np.column_stack([(position[:, :2] - low) * scale, position[:, 2] * scale])
+    px = np.clip(np.round(texel_px[:, 0]).astype(int), 0, buffer_w - 1)
+    py = np.clip(np.round(texel_px[:, 1]).astype(int), 0, buffer_h - 1)
+    unoccluded = texel_px[:, 2] >= depth_buffer[py, px] - tolerance
     inside = ((position[:, 0] >= 0) & (position[:, 0] <= width - 1)
               & (position[:, 1] >= 0) & (position[:, 1] <= height - 1))
     # Near the face's outline in the photo and its inner occluding contours (the nose against the far
     # cheek) a small fitting error samples what lies behind: the background, hair. Fade texels out
     # towards those contours: pixels whose depth drops steeply to a neighbour (or to no face at all).
-    far = np.where(np.isfinite(depth_buffer), depth_buffer, depth_buffer[np.isfinite(depth_buffer)].min()
-                   - 10 * face_width).astype(np.float32)
-    far = np.pad(far, 1, mode="edge")
-    far[0, :] = far[-1, :] = far[:, 0] = far[:, -1] = far.min() - 10 * face_width  # the box's border is outside
-    step = far - cv2.erode(far, np.ones((3, 3), np.uint8))
-    contour = (step > DEPTH_TOLERANCE * face_width)[1:-1, 1:-1]
+    padded = np.pad(depth_buffer, 1, constant_values=float(depth_buffer.min()))  # beyond the box: no face
+    step = padded - cv2.erode(padded, np.ones((3, 3), np.uint8))
+    contour = (step > tolerance)[1:-1, 1:-1]
     to_outline = cv2.distanceTransform((~contour).astype(np.uint8), cv2.DIST_L2, 3)
     silhouette = _smoothstep(to_outline[py, px], 0.0, SILHOUETTE_FADE * face_width)
 
     seen = np.zeros((size, size), np.float32)
     seen[rows, cols] = (_smoothstep(facing, FACING_LOW, FACING_HIGH) * silhouette * unoccluded * inside
                         ).astype(np.float32)
-    # Fade out near what is not seen (the silhouette, occlusion borders): fitting errors live there.
-    fade_px = max(1, int(round(EDGE_FADE * size)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * fade_px + 1, 2 * fade_px + 1))
     chart = triangle_id >= 0
     # Where the mirrored side is seen much more frontally, trust it over a grazing view of this side
     # (the far side of a turned face is where a fit error shows the background or hair).
@@ -256,6 +259,9 @@ def extract_texture(image_rgb: np.ndarray, vertices_image: np.ndarray, triangles
     facing_map[rows, cols] = facing
     advantage = np.where(chart & np.fliplr(chart), np.fliplr(facing_map) - facing_map, 0.0)
     seen *= 1.0 - _smoothstep(advantage, MIRROR_ADVANTAGE_LOW, MIRROR_ADVANTAGE_HIGH)
+    # Fade out near what is not seen (the silhouette, occlusion borders): fitting errors live there.
+    fade_px = max(1, int(round(EDGE_FADE * size)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * fade_px + 1, 2 * fade_px + 1))
     seen_hard = ((seen > 0.5) | ~chart).astype(np.uint8)  # outside the chart does not count as hidden
     interior = cv2.erode(seen_hard, kernel).astype(np.float32)
     photo_weight = np.minimum(seen, cv2.GaussianBlur(interior, (0, 0), fade_px / 2.0)) * chart
@@ -277,9 +283,10 @@ def extract_texture(image_rgb: np.ndarray, vertices_image: np.ndarray, triangles
     # Partly seen texels lean towards the fill (the square): uncertain photo colours stay faint.
     keep = covered ** 2
     result = blended * keep[..., None] + fill * (1.0 - keep)[..., None]
+    share = keep / np.maximum(covered, 1e-6)  # of the final colour, per source
     return FaceTexture(image=np.clip(np.round(result), 0, 255).astype(np.uint8),
-                       photo_weight=photo_weight.astype(np.float32),
-                       mirror_weight=mirror_weight.astype(np.float32), chart=chart)
+                       photo_weight=(photo_weight * share).astype(np.float32),
+                       mirror_weight=(mirror_weight * share).astype(np.float32), chart=chart)
 
 
 def remap_points(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
