@@ -27,11 +27,12 @@ import numpy as np
 
 from frnet import geometry
 from frnet.animation import AnimationRecorder, rotation_from_quaternion, write_animation
+from frnet.files import read_image, write_image_atomic
 from frnet.gltf import accessor_array, read_glb
 from frnet.pipeline import Pipeline, PipelineOptions
 from frnet.texture import extract_texture, rasterize, remap_points, vertex_normals
 from frnet.uv import load_uv_layout
-from frnet.video import VideoReader, read_image, write_image_atomic
+from frnet.video import VideoReader
 
 REPO = Path(__file__).resolve().parents[1]
 PANEL = 300

@@ -32,7 +32,7 @@ import numpy as np
 from . import geometry
 from .facemodel import NUM_EXPRESSION, FaceModel
 from .pipeline import FaceResult, FrameResult
-from .video import atomic_write
+from .files import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -64,8 +64,10 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .animation import ANIMATION_FORMATS
     from .export import MESH_FORMATS
     from .jobs import ENCODER_PRESETS
+    from .texture import DEFAULT_TEXTURE_SIZE, TEXTURE_SIZES
     from .regressor import AUTO_ORDER, PRECISIONS
     from .render import COLOURINGS, RENDERER_CHOICES
 
@@ -91,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --video/--webcam: also write every frame's faces as JSON lines")
     parser.add_argument("--mesh-format", choices=MESH_FORMATS, default="obj",
                         help="with --image: format of the per-face meshes (default: obj)")
+    parser.add_argument("--texture", metavar="SIZE", type=int, nargs="?", const=DEFAULT_TEXTURE_SIZE,
+                        choices=TEXTURE_SIZES,
+                        help=f"with --image: unwrap each face into a SIZE² UV texture (default {DEFAULT_TEXTURE_SIZE}): "
+                             "OBJ + MTL + PNG, GLB with the texture embedded, PLY with vertex colours from it")
+    parser.add_argument("--anim-out", metavar="FACE.glb", type=Path,
+                        help="with --video: write each tracked face's performance as a glTF animation "
+                             "(morph targets + head pose; more faces: FACE_track<N>.glb); --out becomes optional")
+    parser.add_argument("--anim-format", choices=ANIMATION_FORMATS,
+                        help="format of --anim-out: glb, or csv (one row per face and frame: pose and "
+                             "coefficients); default: from the file's suffix")
     parser.add_argument("--max-frames", metavar="N", type=_positive_int,
                         help="with --video/--webcam: stop after N frames")
     parser.add_argument("--preset", choices=ENCODER_PRESETS, default="veryfast",
@@ -193,7 +205,8 @@ def video_job(args: argparse.Namespace):
     from .jobs import VideoJob
 
     return VideoJob(source=args.video, out=args.out, engine=engine_options(args, "video"),
-                    landmarks_out=args.landmarks_out, max_frames=args.max_frames, preset=args.preset)
+                    landmarks_out=args.landmarks_out, max_frames=args.max_frames, preset=args.preset,
+                    anim_out=args.anim_out, anim_format=args.anim_format)
 
 
 def webcam_job(args: argparse.Namespace):
@@ -209,7 +222,7 @@ def images_job(args: argparse.Namespace):
     from .jobs import ImagesJob
 
     return ImagesJob(inputs=list(args.image), out_dir=args.out, engine=engine_options(args, "image"),
-                     mesh_format=args.mesh_format)
+                     mesh_format=args.mesh_format, texture_size=args.texture)
 
 
 # ----------------------------------------------------------------------------------------- entry
@@ -254,8 +267,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_job_arguments(args: argparse.Namespace) -> str | None:
-    if (args.video is not None or args.image is not None) and args.out is None:
-        return "--out is required with --video and --image"
+    if args.image is not None and args.out is None:
+        return "--out is required with --image"
+    if args.video is not None and args.out is None and args.anim_out is None:
+        return "--out is required with --video (or --anim-out FACE.glb for the face animation alone)"
+    if args.anim_out is not None and args.video is None:
+        return "--anim-out is for --video"
+    if args.anim_format is not None and args.anim_out is None:
+        return "--anim-format needs --anim-out"
+    if args.anim_out is not None:
+        from .animation import animation_format
+
+        try:
+            animation_format(args.anim_out, args.anim_format)
+        except ValueError as exc:
+            return str(exc)
+    if args.texture is not None and args.image is None:
+        return "--texture is for --image"
     if args.landmarks_out is not None and args.image is not None:
         return "--landmarks-out is for --video/--webcam; --image writes <name>_landmarks.json files"
     if not 0.0 <= args.min_confidence <= 1.0:
@@ -307,15 +335,19 @@ def launch_gui(camera: int | None = None) -> int:
 
 
 def _run_video(args: argparse.Namespace) -> int:
-    """``--video IN --out OUT``: H.264 at the input's size and frame rate, audio copied."""
+    """``--video IN --out OUT``: H.264 at the input's size and frame rate, audio copied; with
+    ``--anim-out`` also (or only) the tracked faces' animation."""
     from .jobs import run_video
 
     try:
         summary = run_video(video_job(args), progress=progress_bar(args.quiet))
     except KeyboardInterrupt:
-        error_line(f"interrupted; {args.out} was not written")
+        error_line(f"interrupted; {args.out or args.anim_out} was not written")
         return EXIT_INTERRUPTED
     say(args.quiet, summary.line())
+    if summary.anim_out is not None and not summary.animation_files:
+        error_line(f"no face was tracked in {args.video}; {args.anim_out} was not written")
+        return EXIT_USER_ERROR
     return EXIT_OK
 
 

@@ -1,9 +1,11 @@
 """The jobs behind ``frnet-app --video``, ``--image`` and ``--webcam``, as plain functions with typed options.
 
 * :func:`run_video` — a video file → the overlay as H.264 at the input's size and frame rate, audio
-  copied; optionally every frame's faces as JSON lines.
-* :func:`run_images` — image files and folders → per image an overlay PNG, one mesh per face and a
-  landmarks JSON; one ``landmarks68.csv`` (largest face per image) for all of them.
+  copied; optionally every frame's faces as JSON lines, and the tracked faces' performance as glTF
+  animations or a CSV (:mod:`frnet.animation`; then the overlay video is optional).
+* :func:`run_images` — image files and folders → per image an overlay PNG, one mesh per face
+  (optionally UV-textured, :mod:`frnet.texture`) and a landmarks JSON; one ``landmarks68.csv``
+  (largest face per image) for all of them.
 * :func:`run_webcam` — a camera → the overlay recorded until Ctrl-C, ``max_frames`` or the camera
   stops (the recording so far is kept).
 
@@ -60,18 +62,27 @@ def _check_mode(engine: EngineOptions, mode: str, job: str) -> None:
 
 @dataclass(frozen=True)
 class VideoJob:
-    """``frnet-app --video SOURCE --out OUT``. ``engine.pipeline.threads`` also sets the encoder's
-    and OpenCV's threads."""
+    """``frnet-app --video SOURCE --out OUT [--anim-out FACE.glb]``. ``engine.pipeline.threads``
+    also sets the encoder's and OpenCV's threads. ``out`` may be ``None`` when ``anim_out`` is
+    given (nothing is drawn then); ``anim_format`` is ``"glb"`` or ``"csv"`` (default: the suffix)."""
 
     source: Path
-    out: Path
+    out: Path | None
     engine: EngineOptions = field(default_factory=_video_engine)
     landmarks_out: Path | None = None
     max_frames: int | None = None
     preset: str = "veryfast"
+    anim_out: Path | None = None
+    anim_format: str | None = None
 
     def __post_init__(self) -> None:
+        from .animation import animation_format
+
         _check_mode(self.engine, "video", "a video job")
+        if self.out is None and self.anim_out is None:
+            raise ValueError("a video job needs an output video or an animation file")
+        if self.anim_out is not None:
+            animation_format(self.anim_out, self.anim_format)
 
 
 @dataclass(frozen=True)
@@ -98,12 +109,16 @@ class ImagesJob:
     out_dir: Path
     engine: EngineOptions = field(default_factory=_image_engine)
     mesh_format: str = "obj"
+    texture_size: int | None = None  # UV texture side (frnet.texture.TEXTURE_SIZES); None: vertex colours
 
     def __post_init__(self) -> None:
         from .export import check_mesh_format
+        from .texture import TEXTURE_SIZES
 
         _check_mode(self.engine, "image", "an image job")
         check_mesh_format(self.mesh_format)
+        if self.texture_size is not None and self.texture_size not in TEXTURE_SIZES:
+            raise ValueError(f"texture size must be one of {TEXTURE_SIZES}, not {self.texture_size}")
 
 
 # --------------------------------------------------------------------------------------- summaries
@@ -125,18 +140,30 @@ class StreamStats:
 
 @dataclass(frozen=True)
 class VideoSummary:
-    out: Path
+    """``out`` is ``None`` when only an animation was asked for; ``animation_files`` are the files
+    written for ``anim_out`` (empty when no face was tracked)."""
+
+    out: Path | None
     size: tuple[int, int]
     fps: float
     audio_mode: str | None
     stats: StreamStats
     decode_errors: int = 0
+    source: Path | None = None
+    anim_out: Path | None = None
+    animation_files: tuple[Path, ...] = ()
+    tracked_faces: int = 0
 
     def line(self) -> str:
         width, height = self.size
         audio = {"copy": ", audio copied", "re-encode": ", audio re-encoded"}.get(self.audio_mode, "")
         damaged = f"; {self.decode_errors} damaged packet(s) of the input skipped" if self.decode_errors else ""
-        return f"wrote {self.out}: {width}x{height} at {self.fps:.3f} fps{audio}; {self.stats.line()}{damaged}"
+        what = f"wrote {self.out}" if self.out is not None else f"read {self.source}"
+        line = f"{what}: {width}x{height} at {self.fps:.3f} fps{audio}; {self.stats.line()}{damaged}"
+        if self.animation_files:
+            line += (f"\nwrote {', '.join(str(p) for p in self.animation_files)}: {self.tracked_faces} tracked "
+                     f"face(s)")
+        return line
 
 
 @dataclass(frozen=True)
@@ -168,10 +195,12 @@ class ImagesSummary:
     meshes: int
     mesh_format: str
     failures: int
+    textured: bool = False
 
     def line(self) -> str:
         return (f"wrote {self.out_dir}: {self.images} images, {self.faces} faces ({self.images_with_faces} images "
-                f"with a face), {self.meshes} .{self.mesh_format} meshes, {CSV_NAME}"
+                f"with a face), {self.meshes} .{self.mesh_format} meshes{' (textured)' if self.textured else ''}, "
+                f"{CSV_NAME}"
                 + (f"; {self.failures} inputs failed" if self.failures else ""))
 
 
@@ -220,14 +249,20 @@ def _sidecar(path: Path | None) -> Iterator[io.TextIOBase | None]:
 
 def _process_stream(frames: Iterable[tuple[np.ndarray, int | None]], engine: Engine, writer, sidecar,
                     progress, max_frames: int | None, on_frame: Callable[[FrameResult], None] | None,
-                    stats: StreamStats) -> StreamStats:
-    """Frames → engine → writer (and JSON lines to ``sidecar``), until the frames end or ``max_frames``."""
+                    stats: StreamStats, recorder=None) -> StreamStats:
+    """Frames → engine → writer (and JSON lines to ``sidecar``, faces to the animation
+    ``recorder``), until the frames end or ``max_frames``. Without a writer nothing is drawn."""
     from .export import frame_to_dict
 
     start = time.perf_counter()
     for image, timestamp_ms in frames:
-        result, rendered = engine.run(image, timestamp_ms)
-        writer.write(rendered)
+        if writer is None:
+            result = engine.pipeline.process(image, timestamp_ms)
+        else:
+            result, rendered = engine.run(image, timestamp_ms)
+            writer.write(rendered)
+        if recorder is not None:
+            recorder.add(result, image)
         if sidecar is not None:
             sidecar.write(json.dumps(frame_to_dict(result), separators=(",", ":")) + "\n")
         stats.frames += 1
@@ -254,36 +289,49 @@ def run_video(job: VideoJob, progress: ProgressFactory = no_progress,
         OutputError: an output is the input, both outputs are one file, or they cannot be written.
         KeyboardInterrupt: passed on; no output is left behind.
     """
+    from .animation import AnimationRecorder, write_animation
     from .stream import BackgroundWriter, Prefetcher
     from .video import VideoReader, VideoWriter
 
     source, out = job.source, job.out
-    for name, path in (("--out", out), ("--landmarks-out", job.landmarks_out)):
-        if path is not None and same_file(source, path):
+    outputs = [(name, path) for name, path in (("--out", out), ("--landmarks-out", job.landmarks_out),
+                                               ("--anim-out", job.anim_out)) if path is not None]
+    for name, path in outputs:
+        if same_file(source, path):
             raise OutputError(f"{name} {path} is the input video; choose another file name")
-    if job.landmarks_out is not None and same_file(out, job.landmarks_out):
-        raise OutputError(f"--landmarks-out and --out are the same file ({out})")
+    for k, (name, path) in enumerate(outputs):
+        for other, other_path in outputs[k + 1:]:
+            if same_file(path, other_path):
+                raise OutputError(f"{other} and {name} are the same file ({path})")
     if not source.is_file():
         raise InputError(f"cannot read video {source}: no such file")
     threads = job.engine.pipeline.threads
     _limit_threads(threads)
     stats = StreamStats()
+    recorder = AnimationRecorder() if job.anim_out is not None else None
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(VideoReader(source))
-        writer = stack.enter_context(VideoWriter(out, reader.frame_rate, reader.size, audio_from=source,
-                                                 preset=job.preset, threads=threads or 0))
+        writer = None if out is None else stack.enter_context(
+            VideoWriter(out, reader.frame_rate, reader.size, audio_from=source, preset=job.preset,
+                        threads=threads or 0))
         sidecar = stack.enter_context(_sidecar(job.landmarks_out))
         engine = stack.enter_context(Engine.create(job.engine))
         total = reader.frame_count if job.max_frames is None else min(reader.frame_count, job.max_frames)
         bar = stack.enter_context(progress(total or None, "frame"))
         # Decoding and encoding run in their own threads, overlapping the processing.
         frames = stack.enter_context(Prefetcher((f.image_rgb, f.timestamp_ms) for f in reader))
-        encoder = stack.enter_context(BackgroundWriter(writer))
+        encoder = None if writer is None else stack.enter_context(BackgroundWriter(writer))
         started = time.perf_counter()
-        _process_stream(iter(frames), engine, encoder, sidecar, bar, job.max_frames, on_frame, stats)
+        _process_stream(iter(frames), engine, encoder, sidecar, bar, job.max_frames, on_frame, stats, recorder)
     stats.seconds = time.perf_counter() - started  # up to the finished file
-    return VideoSummary(out=out, size=reader.size, fps=reader.fps, audio_mode=writer.audio_mode, stats=stats,
-                        decode_errors=reader.decode_errors)
+    animation_files: list[Path] = []
+    if recorder is not None:  # after the video is complete: a failure here keeps the video
+        animation_files = write_animation(job.anim_out, recorder, engine.face_model, job.anim_format)
+    return VideoSummary(out=out, size=reader.size, fps=reader.fps,
+                        audio_mode=None if writer is None else writer.audio_mode, stats=stats,
+                        decode_errors=reader.decode_errors, source=source, anim_out=job.anim_out,
+                        animation_files=tuple(animation_files),
+                        tracked_faces=0 if recorder is None else len(recorder.tracks))
 
 
 # ------------------------------------------------------------------------------------------ webcam
@@ -413,7 +461,7 @@ def run_images(job: ImagesJob, progress: ProgressFactory = no_progress,
             write_image_atomic(out_dir / names.overlay, overlay)
             export_landmarks_json(out_dir / names.landmarks_json, result, image=path.name)
             for face, name in zip(result.faces, names.meshes):
-                export_face_mesh(out_dir / name, face, triangles, image)
+                export_face_mesh(out_dir / name, face, triangles, image, texture_size=job.texture_size)
                 meshes += 1
             if not result.faces:
                 log.warning("no face found in %s", path)
@@ -423,4 +471,5 @@ def run_images(job: ImagesJob, progress: ProgressFactory = no_progress,
     write_landmarks_csv(out_dir / CSV_NAME, rows)
     return ImagesSummary(out_dir=out_dir, images=len(rows), faces=faces_total,
                          images_with_faces=sum(landmarks is not None for _, landmarks in rows),
-                         meshes=meshes, mesh_format=job.mesh_format, failures=failures)
+                         meshes=meshes, mesh_format=job.mesh_format, failures=failures,
+                         textured=job.texture_size is not None)
