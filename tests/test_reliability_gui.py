@@ -173,7 +173,8 @@ def test_closing_the_window_while_recording_keeps_a_playable_file(qtbot, setting
     assert dialogs == []
     with VideoReader(target) as reader:
         assert reader.size == (640, 480) and sum(1 for _ in reader) >= 5
-    assert [p.name for p in target.parent.iterdir()] == ["recording.mp4"]  # renamed into place, no temp file
+    # Renamed into place, no temp file; the recording's face animation is saved beside it.
+    assert sorted(p.name for p in target.parent.iterdir()) == ["recording.glb", "recording.mp4"]
 
 
 # ------------------------------------------------------------------------------------------- models
