@@ -198,7 +198,14 @@ def test_image_mesh_formats(capsys, tmp_path, fmt):
     assert code == 0
     mesh = trimesh.load(tmp_path / f"JianzhuGuo_face0.{fmt}", process=False, force="mesh")
     assert len(mesh.vertices) == load_face_model().num_dense_vertices
-    assert mesh.visual.kind == "vertex"
+    if fmt == "ply":
+        assert mesh.visual.kind == "vertex"
+    else:  # GLB: vertex colours as COLOR_0 under a PBR material (trimesh then reports a material)
+        from frnet.gltf import read_glb
+
+        document, _ = read_glb((tmp_path / "JianzhuGuo_face0.glb").read_bytes())
+        attributes = document["meshes"][0]["primitives"][0]["attributes"]
+        assert {"POSITION", "NORMAL", "COLOR_0"} <= set(attributes) and document["materials"]
 
 
 @needs_shared

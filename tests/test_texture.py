@@ -177,3 +177,22 @@ def test_every_glb_passes_the_khronos_validator(tmp_path, model, layout):
     for report in validate_gltf(plain, textured):
         counts = (report["numErrors"], report["numWarnings"], report["numInfos"], report["numHints"])
         assert counts == (0, 0, 0, 0), report
+
+
+def test_cli_image_texture_writes_obj_mtl_png(tmp_path, capsys):
+    from pathlib import Path
+
+    from frnet import cli
+    from frnet.files import write_image_atomic
+    from frnet.video import VideoReader
+
+    sample = Path(__file__).resolve().parents[1] / "assets" / "sample.mp4"
+    with VideoReader(sample) as reader:
+        write_image_atomic(tmp_path / "astronaut.png", next(iter(reader)).image_rgb)
+    out = tmp_path / "out"
+    assert cli.main(["--image", str(tmp_path / "astronaut.png"), "--out", str(out), "--texture", "256", "-q"]) == 0
+    assert {"astronaut_face0.obj", "astronaut_face0.mtl", "astronaut_face0.png"} <= {p.name for p in out.iterdir()}
+    mesh = trimesh.load(out / "astronaut_face0.obj", process=False, force="mesh")
+    assert mesh.visual.kind == "texture" and mesh.visual.material.image.size == (256, 256)
+    assert cli.main(["--image", str(tmp_path / "astronaut.png"), "--out", str(out), "--texture", "300"]) == 2
+    assert "invalid choice" in capsys.readouterr().err

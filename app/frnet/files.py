@@ -165,7 +165,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"cannot read image {path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"cannot read image {path}: the file is empty")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)  # 8-bit, 3 channels, EXIF orientation applied
+    try:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)  # 8-bit, 3 channels, EXIF orientation applied
+    except cv2.error:  # e.g. a damaged header claiming a size beyond OpenCV's limits
+        bgr = None
     if bgr is None or bgr.size == 0:
         raise InputError(
             f"cannot read image {path}: not an image format OpenCV can decode, or the file is corrupt"
