@@ -89,7 +89,7 @@ def test_frontal_face_unwraps_to_the_true_texture(model, layout):
     seen = texture.photo_weight > 0.95
     assert seen.sum() > 0.45 * texture.chart.sum()  # all but the grazing sides and the outline
     error = np.abs(texture.image.astype(int) - truth.astype(int))[seen]
-    assert error.mean() < 2.5 and np.percentile(error, 99) < 20
+    assert error.mean() < 1.0 and np.percentile(error, 99) < 20  # measured: 0.05
 
 
 def test_turned_face_fills_the_hidden_side_from_the_mirror_without_background(model, layout):
@@ -100,7 +100,7 @@ def test_turned_face_fills_the_hidden_side_from_the_mirror_without_background(mo
     mirrored = chart & (texture.mirror_weight > 0.95)
     assert mirrored.sum() > 0.2 * chart.sum()  # a large hidden part came from the other side
     error = np.abs(texture.image.astype(int) - truth.astype(int))[mirrored]
-    assert error.mean() < 4.0
+    assert error.mean() < 1.5  # measured: 0.18
     # No green on the face, nor around it (the padding that texture filtering reads).
     image = texture.image.astype(int)
     greenish = image[..., 1] - np.maximum(image[..., 0], image[..., 2]) > 20
