@@ -267,10 +267,14 @@ def test_dropped_video_plays_with_hud_pause_step_overlays_snapshot(qtbot, window
     frame = window.view.current_frame()
     assert frame.shape == (480, 640, 3)
 
-    # Smoothing can be switched while playing.
+    # Smoothing can be switched while playing, and its level picked.
+    window.smoothing_combo.setCurrentIndex(window.smoothing_combo.findData("strong"))
+    wait_frames(qtbot, window, 2)
+    assert window.frame_worker._pipeline.options.smoothing == "strong"
     window.action("smoothing").trigger()
     wait_frames(qtbot, window, 2)
     assert window.settings.smoothing is False and dialogs == []
+    assert window.frame_worker._pipeline.options.smoothing == "none"
 
     # Pause, then step exactly one frame.
     window.toggle_play()
@@ -340,6 +344,7 @@ def test_settings_persist_across_windows(qtbot, settings, dialogs):
     first.action("wireframe").trigger()
     first.overlay_boxes["landmarks"].click()  # the side panel's check box drives the same action
     first.action("smoothing").trigger()
+    first.smoothing_combo.setCurrentIndex(first.smoothing_combo.findData("strong"))
     first.format_combo.setCurrentIndex(core.EXPORT_FORMATS.index("glb"))
     first.camera_combo.setCurrentIndex(3)
     wanted = first.overlay_toggles()
@@ -351,6 +356,7 @@ def test_settings_persist_across_windows(qtbot, settings, dialogs):
     qtbot.addWidget(second)
     assert second.overlay_toggles() == wanted
     assert second.action("smoothing").isChecked() is False
+    assert second.smoothing_combo.currentData() == "strong" and reopened.effective_smoothing == "none"
     assert second.format_combo.currentData() == "glb"
     assert second.camera_combo.currentIndex() == 3
     assert reopened.window_geometry is not None

@@ -237,6 +237,105 @@ def test_video_mode_with_the_real_network_finds_the_face(face_model, track_frame
     assert all(len(d.triangles) == 0 and d.landmarks68 is not None for d in drawings)
 
 
+# -- tracking that holds (scripted detector, self-consistent stub network) --------------------------
+FACE_BOX = np.array([200.0, 150.0, 300.0, 250.0])  # where the scripted detector "sees" the face
+
+
+class ScriptedDetector:
+    """Returns, call after call, the boxes of a script (``None``: the face is not found)."""
+
+    def __init__(self, script) -> None:
+        self.script, self.calls = list(script), 0
+
+    def __call__(self, frame, timestamp_ms=None):
+        from frnet.detect import Detection
+
+        boxes = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        return [] if boxes is None else [Detection(np.asarray(b, float), 0.9) for b in boxes]
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _track(face_model, per_frame_boxes, regressor=None, frames: int | None = None):
+    """Run ``len(per_frame_boxes)`` blank frames; the detector's answer on frame k is
+    ``per_frame_boxes[k]`` (only consulted when the pipeline runs it)."""
+    frame = np.zeros((480, 640, 3), np.uint8)
+    results = []
+
+    class FrameAware(ScriptedDetector):
+        def __call__(self, image, timestamp_ms=None):
+            self.script = [per_frame_boxes[len(results)]]
+            self.calls_at = getattr(self, "calls_at", []) + [len(results)]
+            return super().__call__(image, timestamp_ms)
+
+    detector = FrameAware([None])
+    options = PipelineOptions(mode="video", redetect_every=10, smoothing="none", dense=False)
+    with Pipeline(options, face_model=face_model, regressor=regressor or FramedRegressor(face_model),
+                  detector=detector) as pipeline:
+        for k in range(frames or len(per_frame_boxes)):
+            results.append(pipeline.process(frame, 33 * k))
+    return results, getattr(detector, "calls_at", [])
+
+
+def test_a_missed_detection_keeps_the_track_and_checks_again_next_frame(face_model):
+    script = [[FACE_BOX]] * 20
+    script[10] = None  # a blurred frame: the detector misses the face on its scheduled run
+    results, ran = _track(face_model, script)
+    assert all(len(r.faces) == 1 and r.faces[0].track_id == 0 for r in results)
+    assert ran == [0, 10, 11]  # the miss is re-checked at once, then the schedule resumes
+
+
+def test_a_lost_face_is_dropped_and_found_again_on_its_first_frame_back(face_model):
+    script = [[FACE_BOX]] * 10 + [None] * 6 + [[FACE_BOX]] * 6
+    results, ran = _track(face_model, script)
+    with_face = [len(r.faces) for r in results]
+    # kept through MAX_MISSED_DETECTIONS - 1 misses (frames 10, 11), gone from the third (12)
+    assert with_face[:12] == [1] * 12 and with_face[12:16] == [0] * 4
+    assert with_face[16:] == [1] * 6  # re-acquired on the first frame it is visible again
+    assert ran[:8] == [0, 10, 11, 12, 13, 14, 15, 16]  # the detector runs every frame while lost
+    side = results[-1].faces[0].roi_box[2] - results[-1].faces[0].roi_box[0]
+    assert side == pytest.approx(results[5].faces[0].roi_box[2] - results[5].faces[0].roi_box[0], rel=0.02)
+
+
+class CollapsingRegressor(FramedRegressor):
+    """The stub network, but on one call it 'sees' a face a third of the size (no face in the crop)."""
+
+    def __init__(self, face_model, collapse_call: int) -> None:
+        super().__init__(face_model)
+        self.collapse_call = collapse_call
+        small = self.params.copy()
+        small[:12] = crop.reroi_params(self.params, np.array([0.0, 0.0, 120.0, 120.0]),
+                                       np.array([-120.0, -120.0, 240.0, 240.0]))[:12]
+        self.small = small
+
+    def __call__(self, crops):
+        out = super().__call__(crops)
+        if len(self.calls) == self.collapse_call:
+            out[:] = self.small
+        return out
+
+
+def test_a_collapsing_crop_is_checked_by_the_detector_and_recovers(face_model):
+    regressor = CollapsingRegressor(face_model, collapse_call=6)  # call 6 = frame 4 (2 calls on frame 0)
+    results, ran = _track(face_model, [[FACE_BOX]] * 12, regressor=regressor)
+    sides = [r.faces[0].roi_box[2] - r.faces[0].roi_box[0] if r.faces else 0.0 for r in results]
+    assert ran[:2] == [0, 5]  # the jump on frame 4 has the detector check frame 5
+    assert all(len(r.faces) == 1 and r.faces[0].track_id == 0 for r in results)
+    assert sides[-1] == pytest.approx(sides[2], rel=0.02)  # no collapse: back to the face's size
+
+
+def test_a_second_looser_box_of_a_tracked_face_starts_no_track(face_model):
+    centre = (FACE_BOX[:2] + FACE_BOX[2:]) / 2
+    loose = np.concatenate([centre - 90.0, centre + 90.0])  # the same face, boxed 1.8x larger
+    results, _ = _track(face_model, [[FACE_BOX]] * 10 + [[loose, FACE_BOX]] * 5)
+    assert all(len(r.faces) == 1 and r.faces[0].track_id == 0 for r in results)
+
+
 # -- crops ------------------------------------------------------------------------------------------
 def test_area_crop_of_a_roi_whose_corners_round_differently():
     """Regression: x and y rounded separately made the area-averaged crop region non-square."""

@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .texture import DEFAULT_TEXTURE_SIZE, TEXTURE_SIZES
     from .regressor import AUTO_ORDER, PRECISIONS
     from .render import COLOURINGS, RENDERER_CHOICES
+    from .smoothing import DEFAULT_SMOOTHING, SMOOTHING_LEVELS
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -120,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="at most N faces per frame, largest first (default: 8)")
     engine.add_argument("--redetect-every", metavar="N", type=_positive_int, default=10,
                         help="video: run the face detector every N frames, track in between (default: 10)")
-    engine.add_argument("--no-smoothing", action="store_true", help="video: no temporal smoothing")
+    engine.add_argument("--smoothing", choices=tuple(SMOOTHING_LEVELS), default=DEFAULT_SMOOTHING,
+                        help="video: temporal smoothing of the faces: none, light (default; jitter about "
+                             "halved, no lag) or strong (calmest; some lag on fast motion); see docs/video.md")
+    engine.add_argument("--no-smoothing", action="store_true", help="video: the same as --smoothing none")
     engine.add_argument("--min-confidence", metavar="P", type=float, default=0.5,
                         help="face detector score threshold in [0, 1] (default: 0.5)")
 
@@ -175,7 +179,7 @@ def pipeline_options(args: argparse.Namespace, mode: str):
         min_detection_confidence=args.min_confidence,
         max_faces=args.max_faces,
         redetect_every=args.redetect_every,
-        smoothing=not args.no_smoothing,
+        smoothing="none" if args.no_smoothing else args.smoothing,
         dense=dense,
     )
 

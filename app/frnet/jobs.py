@@ -25,7 +25,9 @@ import io
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -337,10 +339,36 @@ def run_video(job: VideoJob, progress: ProgressFactory = no_progress,
 # ------------------------------------------------------------------------------------------ webcam
 
 
+@contextlib.contextmanager
+def ctrl_c_requests_stop() -> Iterator[threading.Event]:
+    """While recording, Ctrl-C sets the yielded event (the frame loop stops after the frame it is
+    on) instead of raising ``KeyboardInterrupt`` wherever the main thread is: inside a queue's
+    lock or the encoder hand-off, that could leave a lock held and the job hung. A second Ctrl-C
+    interrupts at once, as usual. Outside the main thread, or where SIGINT is ignored (a
+    background job), nothing is changed."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield stop
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def request_stop(signum, frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_webcam(job: WebcamJob, progress: ProgressFactory = no_progress,
                on_frame: Callable[[FrameResult], None] | None = None) -> WebcamSummary:
     """Record a camera with the overlay until Ctrl-C, ``max_frames`` or the camera stops; the file
-    is kept in every case (a failing camera shows in :attr:`WebcamSummary.stopped_by`).
+    is kept in every case (a failing camera shows in :attr:`WebcamSummary.stopped_by`). In the main
+    thread, Ctrl-C is a stop request honoured between frames (:func:`ctrl_c_requests_stop`).
 
     Raises:
         CameraError: the camera cannot be opened or gives no first frame.
@@ -354,7 +382,7 @@ def run_webcam(job: WebcamJob, progress: ProgressFactory = no_progress,
     _limit_threads(threads)
     stats = StreamStats()
     stopped_by: str | None = None
-    with CameraSource(job.camera, job.open_capture, hint=CLI_CAMERA_HINT) as camera:
+    with ctrl_c_requests_stop() as stop, CameraSource(job.camera, job.open_capture, hint=CLI_CAMERA_HINT) as camera:
         start = time.perf_counter()
         info = camera.info
         with contextlib.ExitStack() as stack:
@@ -364,11 +392,19 @@ def run_webcam(job: WebcamJob, progress: ProgressFactory = no_progress,
             engine = stack.enter_context(Engine.create(job.engine))
             bar = stack.enter_context(progress(job.max_frames, "frame"))
             writer = stack.enter_context(BackgroundWriter(video_writer))
-            frames = ((frame.image_rgb, frame.timestamp_ms) for frame in camera.frames())
+
+            def frames():
+                for frame in camera.frames():
+                    yield frame.image_rgb, frame.timestamp_ms
+                    if stop.is_set():
+                        return
+
             try:
-                _process_stream(frames, engine, writer, sidecar, bar, job.max_frames, on_frame, stats)
-            except KeyboardInterrupt:
-                stopped_by = "Ctrl-C"  # the normal way to stop recording: keep the file
+                _process_stream(frames(), engine, writer, sidecar, bar, job.max_frames, on_frame, stats)
+                if stop.is_set():
+                    stopped_by = "Ctrl-C"  # the normal way to stop recording: keep the file
+            except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
+                stopped_by = "Ctrl-C"
             except CameraError as exc:
                 stopped_by = str(exc)
         if stopped_by is not None:

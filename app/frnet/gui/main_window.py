@@ -50,7 +50,7 @@ from ..render import Renderer
 from ..sources import SourceInfo
 from . import core
 from .gallery import Gallery
-from .settings import AppSettings
+from .settings import SMOOTHING_ON_LEVELS, AppSettings
 from .view import create_frame_view
 from .workers import BatchSummary, FrameWorker, ImageWorker, LiveFrame, start_in_thread, stop_thread
 
@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
     close_source_requested = pyqtSignal()
     probe_cameras_requested = pyqtSignal()
     overlay_changed = pyqtSignal(object)  # OverlayOptions
-    smoothing_changed = pyqtSignal(bool)
+    smoothing_changed = pyqtSignal(str)  # a level of frnet.smoothing.SMOOTHING_LEVELS
     record_start_requested = pyqtSignal(str)
     record_stop_requested = pyqtSignal()
     images_requested = pyqtSignal(object, object)  # list[Path], OverlayOptions
@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
         self._frame_thread = start_in_thread(self.frame_worker, "frnet-frames")
         self._image_thread = start_in_thread(self.image_worker, "frnet-images")
         self.overlay_changed.emit(self.overlay_toggles().to_options())
-        self.smoothing_changed.emit(self._actions["smoothing"].isChecked())
+        self.smoothing_changed.emit(self.settings.effective_smoothing)
         self.status("Ready — drop a video, photos or a folder onto the window", 0)
 
     # ------------------------------------------------------------------------------------ building
@@ -218,7 +218,8 @@ class MainWindow(QMainWindow):
         for name, (text, key, tip) in TOGGLES.items():
             self._add_action(name, text, self._on_overlay_toggled, [key] if key else [], tip, checkable=True)
         self._add_action("smoothing", "S&moothing", self._on_smoothing_toggled, ["S"],
-                         "Smooth the tracked faces over time (One-Euro filter)", checkable=True)
+                         "Smooth the tracked faces over time (the level is picked beside it; "
+                         "the same presets as frnet-app --smoothing)", checkable=True)
         self._add_action("hud", "&HUD on view", self._on_hud_toggled, ["H"],
                          "Show fps, timings and pose over the live view", checkable=True)
         self._add_action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, ["F1"])
@@ -290,6 +291,15 @@ class MainWindow(QMainWindow):
                 overlay_layout.addSpacing(4)
             overlay_layout.addWidget(box)
             self.overlay_boxes[name] = box
+            if name == "smoothing":
+                self.smoothing_combo = QComboBox()
+                for level in SMOOTHING_ON_LEVELS:
+                    self.smoothing_combo.addItem(f"{level} smoothing", level)
+                self.smoothing_combo.setToolTip("light: jitter about halved, no lag on fast motion; "
+                                                "strong: calmest, some lag on fast motion (docs/video.md)")
+                self.smoothing_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+                self.smoothing_combo.currentIndexChanged.connect(self._on_smoothing_level_picked)
+                overlay_layout.addWidget(self.smoothing_combo)
         layout.addWidget(overlay_box)
 
         faces_box = QGroupBox("Frame")
@@ -397,6 +407,7 @@ class MainWindow(QMainWindow):
         for name in TOGGLES:
             self._actions[name].setChecked(getattr(toggles, name))
         self._actions["smoothing"].setChecked(self.settings.smoothing)
+        self.smoothing_combo.setCurrentIndex(SMOOTHING_ON_LEVELS.index(self.settings.smoothing_level))
         self._actions["hud"].setChecked(self.settings.hud_visible)
         self.view.set_hud_visible(self.settings.hud_visible)
         self.camera_combo.setCurrentIndex(self.settings.camera_index)
@@ -637,8 +648,15 @@ class MainWindow(QMainWindow):
         if self._restoring:
             return
         self.settings.smoothing = on
-        self.smoothing_changed.emit(on)
-        self.status(f"Smoothing {'on' if on else 'off'}", 2500)
+        self.smoothing_changed.emit(self.settings.effective_smoothing)
+        self.status(f"Smoothing {self.settings.smoothing_level if on else 'off'}", 2500)
+
+    def _on_smoothing_level_picked(self, index: int) -> None:
+        if self._restoring or index < 0:
+            return
+        self.settings.smoothing_level = self.smoothing_combo.itemData(index)
+        self.smoothing_changed.emit(self.settings.effective_smoothing)
+        self.status(f"Smoothing {self.settings.effective_smoothing}", 2500)
 
     def _on_hud_toggled(self, on: bool) -> None:
         if self._restoring:

@@ -14,11 +14,13 @@ from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings
 
+from ..smoothing import DEFAULT_SMOOTHING, SMOOTHING_LEVELS
 from .core import CAMERA_INDICES, EXPORT_FORMATS, OVERLAY_NAMES, OverlayToggles
 
 ORGANISATION = "frnet"
 APPLICATION = "frnet-app"
 DIR_KINDS = ("video", "images", "export", "snapshot", "record")
+SMOOTHING_ON_LEVELS = tuple(name for name, preset in SMOOTHING_LEVELS.items() if preset is not None)
 
 
 class AppSettings:
@@ -76,6 +78,23 @@ class AppSettings:
     @smoothing.setter
     def smoothing(self, on: bool) -> None:
         self.qsettings.setValue("processing/smoothing", bool(on))
+
+    @property
+    def smoothing_level(self) -> str:
+        """The smoothing preset used when smoothing is on (``light`` or ``strong``, as ``--smoothing``)."""
+        level = self._str("processing/smoothing_level", DEFAULT_SMOOTHING)
+        return level if level in SMOOTHING_ON_LEVELS else DEFAULT_SMOOTHING
+
+    @smoothing_level.setter
+    def smoothing_level(self, level: str) -> None:
+        if level not in SMOOTHING_ON_LEVELS:
+            raise ValueError(f"smoothing level must be one of {SMOOTHING_ON_LEVELS}, not {level!r}")
+        self.qsettings.setValue("processing/smoothing_level", level)
+
+    @property
+    def effective_smoothing(self) -> str:
+        """What the pipeline runs with: ``none`` when smoothing is off, else :attr:`smoothing_level`."""
+        return self.smoothing_level if self.smoothing else "none"
 
     @property
     def hud_visible(self) -> bool:

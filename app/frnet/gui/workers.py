@@ -37,6 +37,7 @@ from ..engine import Engine
 from ..errors import FrnetError
 from ..pipeline import FrameResult, Pipeline, PipelineOptions
 from ..render import OverlayOptions, Renderer, create_renderer
+from ..smoothing import DEFAULT_SMOOTHING
 from ..sources import GUI_CAMERA_HINT, CameraSource, SourceInfo, VideoFileSource, probe_cameras
 from ..texture import DEFAULT_TEXTURE_SIZE
 from ..video import VideoWriter
@@ -152,7 +153,7 @@ class FrameWorker(QObject):
         self._source: VideoFileSource | CameraSource | None = None
         self._info: SourceInfo | None = None
         self._overlay = OverlayOptions()
-        self._smoothing = True
+        self._smoothing = DEFAULT_SMOOTHING
         self._playing = False
         self._next_due_s = 0.0
         self._fps = core.FpsMeter()
@@ -348,10 +349,11 @@ class FrameWorker(QObject):
         if not self._playing and self._last_frame is not None:
             self._rerender()  # paused: show the change on the frame in view
 
-    @pyqtSlot(bool)
+    @pyqtSlot(str)
     @_reporting("Cannot change smoothing")
-    def set_smoothing(self, on: bool) -> None:
-        self._smoothing = bool(on)
+    def set_smoothing(self, level: str) -> None:
+        """Switch to a level of :data:`frnet.smoothing.SMOOTHING_LEVELS` (``none`` is off)."""
+        self._smoothing = PipelineOptions(smoothing=level).smoothing  # checks the name
         if self._pipeline is not None and self._pipeline.options.smoothing != self._smoothing:
             old = self._pipeline  # same stages, new options (tracking starts afresh)
             self._pipeline = Pipeline(dataclasses.replace(old.options, smoothing=self._smoothing),
