@@ -122,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--redetect-every", metavar="N", type=_positive_int, default=10,
                         help="video: run the face detector every N frames, track in between (default: 10)")
     engine.add_argument("--smoothing", choices=tuple(SMOOTHING_LEVELS), default=DEFAULT_SMOOTHING,
-                        help="video: temporal smoothing of the faces: none, light (default; jitter about "
-                             "halved, no lag) or strong (calmest; some lag on fast motion); see docs/video.md")
+                        help="video: temporal smoothing of the faces: none, light (default: lower error than "
+                             "none on still, slow and fast motion, jitter about halved) or strong (calmer on "
+                             "nearly still faces, a little more error on slow motion); see docs/video.md")
     engine.add_argument("--no-smoothing", action="store_true", help="video: the same as --smoothing none")
     engine.add_argument("--min-confidence", metavar="P", type=float, default=0.5,
                         help="face detector score threshold in [0, 1] (default: 0.5)")
