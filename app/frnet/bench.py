@@ -651,6 +651,25 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
+def check_options(args: argparse.Namespace) -> str | None:
+    """The first problem with the options (counts, thread bound, sizes), or None."""
+    from .limits import check_threads
+
+    for name, value in (("--frames", args.frames), ("--rounds", args.rounds), ("--loop-rounds", args.loop_rounds)):
+        if value < 1:
+            return f"{name} must be at least 1, not {value}"
+    if args.warmup < 0:
+        return f"--warmup must be 0 or more, not {args.warmup}"
+    try:
+        for threads in args.threads:
+            check_threads(threads)
+        for size in args.sizes:
+            _parse_size(size)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        return str(exc)
+    return None
+
+
 def run(args: argparse.Namespace, command: str) -> Report:
     clips = args.clips or default_clips()
     if not clips:
@@ -698,18 +717,15 @@ def main(argv: list[str], prog: str = "frnet-app bench") -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    for name, value in (("--frames", args.frames), ("--rounds", args.rounds), ("--loop-rounds", args.loop_rounds), *(("--threads", t) for t in args.threads)):
-        if value < 1:
-            parser.print_usage(sys.stderr)
-            print(f"{prog}: error: {name} must be at least 1", file=sys.stderr)
-            return 2
-    try:
-        for size in args.sizes:
-            _parse_size(size)
-    except argparse.ArgumentTypeError as exc:
+    problem = check_options(args)
+    if problem:
         parser.print_usage(sys.stderr)
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {problem}", file=sys.stderr)
         return 2
+    if args.json is not None:  # before the benchmark: not a clip, not a folder, writable
+        from .outputs import check_output
+
+        check_output(args.json, inputs=args.clips or [], option="--json")
     report = run(args, command=" ".join([prog, *argv]))
     if not args.quiet:
         print(format_report(report, markdown=args.markdown))

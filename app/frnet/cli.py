@@ -10,8 +10,8 @@
     frnet-app eval --pred P.csv --gt GT         # landmark NME vs ground truth (frnet.evaluate)
 
 Every option is in docs/cli.md. Exit codes: 0 done, 2 a user error (one line ``frnet-app: error:
-…`` on stderr, no traceback unless ``-v``), 130 interrupted (Ctrl-C; a video being written is
-discarded, never left half-written).
+…`` on stderr, no traceback unless ``-v``), 130/143/129 interrupted by SIGINT (Ctrl-C), SIGTERM or
+SIGHUP (a video being written is discarded, never left half-written; :mod:`frnet.signals`).
 
 This module only parses and dispatches: the jobs themselves are :mod:`frnet.jobs` (typed options
 in, a summary out), messages and exit codes are :mod:`frnet.console`. Subcommands live in
@@ -35,8 +35,8 @@ from pathlib import Path
 # numpy loads (the console script imports this module first).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from . import signals  # noqa: E402  (standard library only)
 from .console import (  # noqa: E402
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USER_ERROR,
     PROG,
@@ -77,15 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time face alignment and dense 3D face reconstruction (Mobile-FRNet). "
                     "With no arguments: the desktop app.",
         epilog=f"subcommands: {', '.join(f'{PROG} {name} --help' for name in SUBCOMMANDS)}. "
-               f"Exit codes: 0 ok, 2 user error, 130 interrupted. Every option explained: {PROG} help cli "
-               f"(the installed docs; {PROG} help lists them). Is this machine ready? {PROG} doctor.",
+               f"Exit codes: 0 ok, 2 user error, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP). Every option "
+               f"explained: {PROG} help cli (the installed docs; {PROG} help lists them). Is this machine ready? "
+               f"{PROG} doctor.",
     )
     parser.add_argument("--version", action=_VersionAction, help="frnet's version and its shipped models' versions")
     job = parser.add_argument_group("job (choose one)").add_mutually_exclusive_group()
     job.add_argument("--video", metavar="IN", type=Path, help="overlay a video file; needs --out OUT.mp4")
     job.add_argument("--image", metavar="PATH", type=Path, nargs="+",
                      help="image files and/or folders of images; needs --out OUTDIR")
-    job.add_argument("--webcam", metavar="N", type=int,
+    job.add_argument("--webcam", metavar="N", type=_camera_number,
                      help="camera number; with --out FILE.mp4 record the overlay until Ctrl-C or "
                           "--max-frames, without --out open it in the desktop app")
     parser.add_argument("--out", metavar="PATH", type=Path,
@@ -115,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ONNX Runtime device (default: auto = TensorRT, CUDA, CPU, whichever is installed)")
     engine.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="network graph: auto = int8 on the CPU (1.7x faster), float32 on GPUs (default: auto)")
-    engine.add_argument("--threads", metavar="N", type=_positive_int,
-                        help="CPU threads for the network, OpenCV and the encoder (default: all cores)")
+    engine.add_argument("--threads", metavar="N", type=thread_count,
+                        help="CPU threads for the network, OpenCV and the encoder, at most twice the cores "
+                             "(default: all cores)")
     engine.add_argument("--max-faces", metavar="N", type=_positive_int, default=8,
                         help="at most N faces per frame, largest first (default: 8)")
     engine.add_argument("--redetect-every", metavar="N", type=_positive_int, default=10,
@@ -165,6 +167,32 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
     return value
+
+
+def thread_count(text: str) -> int:
+    """An argparse type: a thread count within :func:`frnet.limits.check_threads`' bound."""
+    from .limits import check_threads
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads, got {text!r}") from None
+    try:
+        return check_threads(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _camera_number(text: str) -> int:
+    from .errors import CameraError
+    from .limits import check_camera_index
+
+    try:
+        return check_camera_index(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a camera number, got {text!r}") from None
+    except CameraError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def pipeline_options(args: argparse.Namespace, mode: str):
@@ -234,7 +262,20 @@ def images_job(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``frnet-app`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    """Run ``frnet-app`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    The signal and stream policy (:mod:`frnet.signals`) holds for the whole call; the console
+    script (:mod:`frnet.entry`) enters it even before this module is imported.
+    """
+    with signals.process_policy():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as exc:
+            error_line(signals.describe(exc))
+            return signals.exit_code(exc)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = sum(len(a) - 1 for a in argv if re.fullmatch(r"-v+", a)) + argv.count("--verbose")
     quiet = "-q" in argv or "--quiet" in argv
@@ -305,12 +346,12 @@ def _usage_error(parser: argparse.ArgumentParser, message: str) -> int:
 
 
 def _guarded(job: Callable[[], int], verbose: int) -> int:
-    """Run ``job``; user errors → one line and 2, Ctrl-C → one line and 130."""
+    """Run ``job``; user errors → one line and 2, a stop signal → one line and 128 + its number."""
     try:
         return int(job() or 0)
-    except KeyboardInterrupt:
-        error_line("interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        error_line(signals.describe(exc))
+        return signals.exit_code(exc)
     except (FrnetError, OSError) as exc:
         if verbose:
             log.info("the error below came from:", exc_info=True)
@@ -346,9 +387,9 @@ def _run_video(args: argparse.Namespace) -> int:
 
     try:
         summary = run_video(video_job(args), progress=progress_bar(args.quiet))
-    except KeyboardInterrupt:
-        error_line(f"interrupted; {args.out or args.anim_out} was not written")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        error_line(f"{signals.describe(exc)}; {args.out or args.anim_out} was not written")
+        return signals.exit_code(exc)
     say(args.quiet, summary.line())
     if summary.anim_out is not None and not summary.animation_files:
         error_line(f"no face was tracked in {args.video}; {args.anim_out} was not written")

@@ -32,24 +32,37 @@ def shared_data_dir() -> Path | None:
 def read_landmarks_csv(path: str | Path) -> dict[str, np.ndarray | None]:
     """Read ``image,x0,y0,…,x67,y67`` rows → ``{image: (68, 2) float array, or None if cells are empty}``.
 
+    A UTF-8 byte-order mark (spreadsheets save one) is accepted. An image named on two rows with
+    the same cells counts once; with different cells it is an error.
+
     Raises:
-        InputError: unreadable file, wrong header or a malformed row (the message names the line).
+        InputError: unreadable file, wrong header, a malformed row (the message names the line), or
+            conflicting rows for one image (the message names the image and both lines).
     """
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        # surrogateescape: image names that are not UTF-8 (frnet.export writes them as their bytes)
+        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: e.g. a cell over 128 KiB
         raise InputError(f"cannot read landmark CSV {path}: {exc}") from exc
     if not rows or [c.strip() for c in rows[0]] != LANDMARK_CSV_HEADER:
         raise InputError(f"{path}: expected the header image,x0,y0,…,x67,y67")
     result: dict[str, np.ndarray | None] = {}
+    lines: dict[str, int] = {}
     for line_number, row in enumerate(rows[1:], start=2):
         if not row:
             continue
         if len(row) != len(LANDMARK_CSV_HEADER):
             raise InputError(f"{path}:{line_number}: expected {len(LANDMARK_CSV_HEADER)} cells, got {len(row)}")
         cells = [c.strip() for c in row[1:]]
+        if row[0] in lines:
+            first = lines[row[0]]
+            if cells != [c.strip() for c in rows[first - 1][1:]]:
+                raise InputError(f"{path}: image {row[0]!r} has two different rows (lines {first} and "
+                                 f"{line_number}); keep one")
+            continue
+        lines[row[0]] = line_number
         if all(c == "" for c in cells):
             result[row[0]] = None
             continue

@@ -32,9 +32,7 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -313,6 +311,29 @@ def _read_pts68(path: Path) -> GroundTruth:
     return GroundTruth(points)
 
 
+def _checked(truth: GroundTruth, source: Path, name: str | None = None) -> GroundTruth:
+    """``truth`` if its NME normalisations are not zero (else every NME would be inf).
+
+    Unlabelled (NaN) points are left out, as in the scores; an eye-corner distance that cannot be
+    measured (a corner without a label) is not an error (NME_eye is then left out, too).
+
+    Raises:
+        InputError: the labelled points' box has no width or height, or both outer eye corners
+            are labelled on one spot (the message names the file, and the image for a CSV).
+    """
+    image = f" (image {name!r})" if name is not None else ""
+    points = truth.landmarks68[:, :2]
+    labelled = points[np.isfinite(points).all(axis=1)]
+    width, height = np.ptp(labelled, axis=0) if len(labelled) else (0.0, 0.0)
+    if not (width > 0 and height > 0):
+        raise InputError(f"{source}{image}: degenerate ground truth: the labelled points span {width:g} x "
+                         f"{height:g} pixels, so NME cannot be normalised; fix or drop the annotation")
+    if float(outer_eye_distance(truth.landmarks68)) == 0:
+        raise InputError(f"{source}{image}: degenerate ground truth: the outer eye corners (points "
+                         f"{LEFT_EYE_OUTER} and {RIGHT_EYE_OUTER}) coincide; fix or drop the annotation")
+    return truth
+
+
 _FILE_READERS = {".pts": _read_pts68, ".mat": read_mat}
 
 
@@ -340,15 +361,15 @@ def load_ground_truth(path: str | Path) -> dict[str, GroundTruth]:
                 if np.isfinite(points).all(axis=1).sum() < 6:
                     raise InputError(f"{path}: {name} has fewer than 6 labelled points")
                 yaw = None if pose is None or math.isnan(pose[0]) else float(pose[0])
-                result[key] = GroundTruth(points, yaw, pose)
+                result[key] = _checked(GroundTruth(points, yaw, pose), path, name)
             return result
         if suffix in _FILE_READERS:
-            return {path.stem: _FILE_READERS[suffix](path)}
+            return {path.stem: _checked(_FILE_READERS[suffix](path), path)}
         raise InputError(f"{path}: unknown ground-truth format {suffix!r}; use .csv, .pts or .mat")
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _FILE_READERS)
     if not files:
         raise InputError(f"{path} holds no .pts or .mat files; pass the folder of annotations or a CSV")
-    return {_stem_key(p.name, path, seen): _FILE_READERS[p.suffix.lower()](p) for p in files}
+    return {_stem_key(p.name, path, seen): _checked(_FILE_READERS[p.suffix.lower()](p), p) for p in files}
 
 
 def evaluate(pred_path: str | Path, gt_path: str | Path,
@@ -409,20 +430,15 @@ def write_json(path: str | Path, data: dict) -> None:
     Raises:
         OutputError: the file cannot be written.
     """
+    from .video import atomic_write
+
     path = Path(path)
     text = json.dumps(_json_safe(data), indent=1) + "\n"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    with atomic_write(path) as temp:
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            temp.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _json_safe(value):
@@ -473,6 +489,13 @@ def main(argv: list[str] | None = None, prog: str = "frnet-app eval") -> int:
         parser.print_usage(sys.stderr)
         print(f"{prog}: error: --failure-threshold must be positive, not {args.failure_threshold}", file=sys.stderr)
         return 2
+    if args.json is not None:  # before any work: not an input, not a folder, writable
+        from .outputs import check_output
+
+        inputs = [p for p in (args.pred, args.images, args.gt) if p is not None]
+        if args.pred is not None:
+            inputs.append(args.pred / PREDICTIONS_CSV)
+        check_output(args.json, inputs=inputs, option="--json")
     if args.images is not None:
         evaluation = evaluate_images(args.images, args.gt, args.crop, args.failure_threshold, args.precision)
         title = f"frnet on {args.images} ({args.crop} crop) vs {args.gt}"

@@ -386,6 +386,8 @@ def write_landmarks_csv(path: str | os.PathLike, rows: Iterable[tuple[str, np.nd
         if points.ndim != 2 or points.shape[0] * 2 != cells_per_row or points.shape[1] < 2:
             raise ValueError(f"landmarks of {image} must have shape (68, 2+), not {points.shape}")
         lines.append([image] + [f"{v:.2f}" for v in points[:, :2].reshape(-1)])
-    with atomic_write(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
+    # surrogateescape: a file name that is not valid UTF-8 goes in as its own bytes, so the row
+    # still names the file (frnet.datasets.read_landmarks_csv reads it back the same way).
+    with atomic_write(path) as temp, open(temp, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
         csv.writer(handle, lineterminator="\n").writerows(lines)
     return Path(path)

@@ -2,7 +2,8 @@
 and the names of output files.
 
 Everything that writes a file goes through :func:`atomic_write` (a temporary file next to the
-destination, then one ``os.replace``), so no output is ever half-written. Images are ``H×W×3``
+destination, then one ``os.replace``), so no output is ever half-written; what a path may be and
+how devices, FIFOs and links are written is :mod:`frnet.outputs`' policy. Images are ``H×W×3``
 uint8 RGB numpy arrays throughout, and :func:`check_rgb_image` is the one check of that rule
 (used by the pipeline, the detectors, the renderers and the writers alike).
 
@@ -15,14 +16,16 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import secrets
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .errors import InputError, OutputError
+from .outputs import OutputTarget, discard, same_file  # noqa: F401 - same_file: part of this module's API
 
 # Still-image files the jobs and the app pick up from folders (all readable by OpenCV).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
@@ -66,49 +69,6 @@ def sane_fps(fps: float | None, default: float = DEFAULT_FPS) -> float:
 # ----------------------------------------------------------------------------------------- files
 
 
-def _temp_sibling(path: Path) -> Path:
-    """Create an empty, uniquely named file next to ``path`` keeping its suffix; return its path.
-
-    Created with mode 0666 minus the umask, like any new file, so the renamed result gets the
-    permissions a plain ``open(path, "w")`` would have given it.
-
-    Raises:
-        OutputError: the folder cannot be created or written, or ``path`` is a folder.
-    """
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
-    existing = next((p for p in path.parents if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise OutputError(f"cannot write {path}: {existing} is a file, not a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            temp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
-            try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                continue
-            os.close(fd)
-            return temp
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write {path}: {exc.strerror or exc}; choose a folder you can write to"
-        ) from exc
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
-def _commit(temp: Path, path: Path) -> None:
-    try:
-        os.replace(temp, path)
-    except OSError as exc:
-        _remove_quietly(temp)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     """Write a file all at once or not at all.
@@ -116,7 +76,10 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     Yields the path of a temporary file in the same folder with the same suffix (so libraries that
     pick a format from the suffix still work). Write it; when the block ends normally it replaces
     ``path`` in one step (``os.replace``), when the block raises it is deleted and ``path`` is left
-    as it was. Missing parent folders are created.
+    as it was. Missing parent folders are created. Nothing that is not ours is replaced
+    (:mod:`frnet.outputs`): a symbolic link's file is written and the link kept, a character device
+    or FIFO (``/dev/null``, ``/dev/stdout``) gets the bytes in place, a folder, block device or
+    socket is refused.
 
     Example::
 
@@ -126,24 +89,14 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     Raises:
         OutputError: the destination cannot be written.
     """
-    path = Path(path)
-    temp = _temp_sibling(path)
+    target = OutputTarget(path)
+    temp = target.temp()
     try:
         yield temp
     except BaseException:
-        _remove_quietly(temp)
+        discard(temp)
         raise
-    _commit(temp, path)
-
-
-def same_file(a: Path, b: Path) -> bool:
-    """Whether ``a`` and ``b`` name the same file (existing: by inode; else by resolved path)."""
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
+    target.commit(temp)
 
 
 # ---------------------------------------------------------------------------------------- images
@@ -153,27 +106,73 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as ``H×W×3`` uint8 RGB, upright (EXIF orientation applied).
 
     Grayscale is replicated to three channels, an alpha channel is dropped (not composited) and
-    16-bit images are scaled to 8 bits.
+    16-bit images are scaled to 8 bits. The file is read as bytes and decoded in memory, so any
+    file name the OS allows works (``cv2.imread`` crashes on names that are not valid UTF-8).
+    Images of more than :data:`frnet.limits.MAX_IMAGE_PIXELS` pixels are refused from their
+    header, before decoding.
 
     Raises:
-        InputError: the file is missing, empty, or not an image OpenCV can decode.
+        InputError: the file is missing, empty, too large, or not an image OpenCV can decode.
     """
     import cv2
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"cannot read image {path}: no such file")
-    if path.stat().st_size == 0:
-        raise InputError(f"cannot read image {path}: the file is empty")
     try:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)  # 8-bit, 3 channels, EXIF orientation applied
-    except cv2.error:  # e.g. a damaged header claiming a size beyond OpenCV's limits
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise InputError(f"cannot read image {path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read image {path}: {exc.strerror or exc}") from exc
+    if not data:
+        raise InputError(f"cannot read image {path}: the file is empty")
+    _check_image_header(data, path)
+    try:  # 8-bit, 3 channels, EXIF orientation applied
+        if _utf8_name(path):
+            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        else:
+            bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:  # a damaged header claiming a size beyond OpenCV's limits (a format Pillow does not know)
         bgr = None
     if bgr is None or bgr.size == 0:
         raise InputError(
             f"cannot read image {path}: not an image format OpenCV can decode, or the file is corrupt"
         )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _utf8_name(path: Path) -> bool:
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _check_image_header(data: bytes, path: Path) -> None:
+    """Refuse an image over :data:`frnet.limits.MAX_IMAGE_PIXELS` from its header (Pillow reads
+    only the header). Formats Pillow does not know are left to OpenCV, whose own limit is 2**30
+    pixels.
+
+    Raises:
+        InputError: too many pixels.
+    """
+    import io
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: the bound is ours
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+        except Image.DecompressionBombError as exc:  # over twice Pillow's limit, so over ours too
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            limits.check_image_pixels(int(found.group(1)) if found else limits.MAX_IMAGE_PIXELS + 1, path)
+            return
+        except Exception:  # noqa: BLE001 - only sniffing the header; OpenCV decides what decodes
+            return
+    limits.check_image_pixels(width * height, path, (width, height))
 
 
 def write_image_atomic(path: str | os.PathLike, image_rgb: np.ndarray) -> None:
@@ -218,6 +217,19 @@ def output_names(stem: str, face_count: int, mesh_format: str) -> OutputNames:
     return OutputNames(overlay=f"{stem}_overlay.png",
                        meshes=[f"{stem}_face{k}.{mesh_format}" for k in range(face_count)],
                        landmarks_json=f"{stem}_landmarks.json")
+
+
+def is_output_name(name: str, stems: Iterable[str], mesh_format: str, csv_name: str) -> bool:
+    """Whether :func:`output_names` (or the run's CSV ``csv_name``) can give ``name`` for one of
+    ``stems``: used to refuse a run whose outputs would overwrite one of its inputs."""
+    stems = set(stems)
+    if name == csv_name:
+        return True
+    for ending in ("_overlay.png", "_landmarks.json"):
+        if name.endswith(ending) and name[: -len(ending)] in stems:
+            return True
+    face = re.fullmatch(rf"(.*)_face\d+\.{re.escape(mesh_format)}", name)
+    return face is not None and face.group(1) in stems
 
 
 def unique_stems(paths: Sequence[Path]) -> list[str]:

@@ -37,7 +37,16 @@ import numpy as np
 
 from .engine import Engine, EngineOptions
 from .errors import CameraError, InputError, OutputError
-from .files import IMAGE_SUFFIXES, atomic_write, distinct_files, output_names, same_file, unique_stems
+from .files import (
+    IMAGE_SUFFIXES,
+    atomic_write,
+    distinct_files,
+    is_output_name,
+    output_names,
+    same_file,
+    unique_stems,
+)
+from .outputs import check_output, refuse_inputs_among_outputs
 from .pipeline import FrameResult, PipelineOptions
 
 log = logging.getLogger(__name__)
@@ -168,9 +177,14 @@ class VideoSummary:
         return line
 
 
+# How a recording stopped by a signal says so; every stop signal keeps the recording (frnet.signals).
+STOPPED_BY_SIGNAL = ("Ctrl-C", "SIGTERM", "SIGHUP")
+
+
 @dataclass(frozen=True)
 class WebcamSummary:
-    """``stopped_by``: ``None`` (``max_frames`` reached), ``"Ctrl-C"``, or the camera's error message."""
+    """``stopped_by``: ``None`` (``max_frames`` reached), ``"Ctrl-C"``, ``"SIGTERM"``, ``"SIGHUP"``
+    (:data:`STOPPED_BY_SIGNAL`), or the camera's error message."""
 
     out: Path
     size: tuple[int, int]
@@ -180,12 +194,12 @@ class WebcamSummary:
 
     @property
     def camera_failed(self) -> bool:
-        return self.stopped_by not in (None, "Ctrl-C")
+        return self.stopped_by is not None and self.stopped_by not in STOPPED_BY_SIGNAL
 
     def line(self) -> str:
         width, height = self.size
         return (f"wrote {self.out}: {width}x{height} at {self.fps:.1f} fps; {self.stats.frames} frames"
-                + (" (stopped with Ctrl-C)" if self.stopped_by == "Ctrl-C" else ""))
+                + (f" (stopped with {self.stopped_by})" if self.stopped_by in STOPPED_BY_SIGNAL else ""))
 
 
 @dataclass(frozen=True)
@@ -307,6 +321,9 @@ def run_video(job: VideoJob, progress: ProgressFactory = no_progress,
                 raise OutputError(f"{other} and {name} are the same file ({path})")
     if not source.is_file():
         raise InputError(f"cannot read video {source}: no such file")
+    check_output(out, inputs=[source], option="--out")  # every output before any work
+    if job.landmarks_out is not None:
+        check_output(job.landmarks_out, inputs=[source], option="--landmarks-out")
     threads = job.engine.pipeline.threads
     _limit_threads(threads)
     stats = StreamStats()
@@ -378,6 +395,11 @@ def run_webcam(job: WebcamJob, progress: ProgressFactory = no_progress,
     from .stream import BackgroundWriter
     from .video import VideoWriter
 
+    check_output(job.out, option="--out")  # every output before the camera is opened
+    if job.landmarks_out is not None:
+        if same_file(job.out, job.landmarks_out):
+            raise OutputError(f"--landmarks-out and --out are the same file ({job.out})")
+        check_output(job.landmarks_out, option="--landmarks-out")
     threads = job.engine.pipeline.threads
     _limit_threads(threads)
     stats = StreamStats()
@@ -403,8 +425,9 @@ def run_webcam(job: WebcamJob, progress: ProgressFactory = no_progress,
                 _process_stream(frames(), engine, writer, sidecar, bar, job.max_frames, on_frame, stats)
                 if stop.is_set():
                     stopped_by = "Ctrl-C"  # the normal way to stop recording: keep the file
-            except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
-                stopped_by = "Ctrl-C"
+            except KeyboardInterrupt as exc:  # a second Ctrl-C, one outside the main thread, SIGTERM/SIGHUP
+                name = getattr(exc, "signal_name", "SIGINT")
+                stopped_by = "Ctrl-C" if name == "SIGINT" else name
             except CameraError as exc:
                 stopped_by = str(exc)
         if stopped_by is not None:
@@ -475,6 +498,7 @@ def run_images(job: ImagesJob, progress: ProgressFactory = no_progress,
     images = distinct_files(images)  # a file named twice is processed once
     stems = unique_stems(images)
     out_dir = prepare_out_dir(job.out_dir, images, list(job.inputs))
+    refuse_inputs_among_outputs(images, out_dir, lambda name: is_output_name(name, stems, job.mesh_format, CSV_NAME))
     _limit_threads(job.engine.pipeline.threads)
     for problem in problems:
         on_problem(problem)

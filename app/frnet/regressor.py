@@ -210,7 +210,11 @@ class Regressor:
             raise ModelFileError(f"{self.model_path}: input shape {shape} is not (batch, 3, {CROP_SIZE}, {CROP_SIZE})")
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
         self.precision = self.metadata.get("frnet_precision", "fp32")
-        self.num_params = int(self._session.get_outputs()[0].shape[-1])
+        output_shape = self._session.get_outputs()[0].shape
+        if len(output_shape) != 2 or not isinstance(output_shape[-1], int) or output_shape[-1] < 1:
+            raise ModelFileError(f"{self.model_path}: output shape {output_shape} is not (batch, parameters); "
+                                 f"not a Mobile-FRNet graph")
+        self.num_params = int(output_shape[-1])
 
     @property
     def device(self) -> str:

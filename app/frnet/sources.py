@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import CameraError
 from .files import DEFAULT_FPS, sane_fps
+from .limits import check_camera_index
 from .video import VideoFrame, VideoReader
 
 log = logging.getLogger(__name__)
@@ -102,10 +103,8 @@ class CameraSource:
                  hint: str = CLI_CAMERA_HINT, check_device_node: bool = False, newest_frame: bool = False) -> None:
         import cv2
 
-        self.index = int(index)
         self._capture = None
-        if self.index < 0:
-            raise CameraError(f"camera index must be 0 or more, not {index}")
+        self.index = check_camera_index(int(index))
         if check_device_node and _device_node_missing(self.index):
             raise CameraError(f"cannot open camera {self.index}: /dev/video{self.index} does not exist; "
                               f"connect a webcam{hint}")

@@ -24,17 +24,16 @@ from pathlib import Path
 import av
 import numpy as np
 
+from . import limits
 from .errors import InputError, OutputError
 from .files import (  # noqa: F401 - re-exported: frnet.video.read_image etc. keep working
     IMAGE_SUFFIXES,
-    _commit,
-    _remove_quietly,
-    _temp_sibling,
     atomic_write,
     check_rgb_image,
     read_image,
     write_image_atomic,
 )
+from .outputs import OutputTarget, discard
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +45,10 @@ _LIMITED_RANGE = 1
 _NEVER_REMUX_PREFIXES = ("pcm_",)
 # A badly damaged file can fail on every packet: warn about the first few, count the rest.
 MAX_DECODE_WARNINGS = 3
+# Sample rates the AAC encoder takes; others are resampled to limits.AAC_SAMPLE_RATE.
+_AAC_SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+# Containers that get their index first ("faststart": playable while downloading).
+_FASTSTART_SUFFIXES = (".mov",)
 
 
 # ------------------------------------------------------------------------------------------- reading
@@ -109,6 +112,11 @@ class VideoReader:
         if not rate:
             logger.warning("%s does not state a frame rate; assuming 30 fps", self.path)
             rate = Fraction(30)
+        try:
+            limits.check_frame_rate(rate)
+        except ValueError as exc:
+            logger.warning("%s: %s; assuming 30 fps", self.path, exc)
+            rate = Fraction(30)
         self.frame_rate = Fraction(rate)
         self.fps = float(rate)
         time_base = stream.time_base
@@ -135,6 +143,8 @@ class VideoReader:
             logger.warning("%s: rotation %d° is not a multiple of 90°; ignored", self.path, self.rotation)
         self._quarter_turns = round(self.rotation / 90) % 4 if self.rotation % 90 == 0 else 0
         width, height = self._first.width, self._first.height
+        self._stored_size = (width, height)
+        self._resized_frames = 0
         self.size = (height, width) if self._quarter_turns % 2 else (width, height)
         self._started = False
 
@@ -176,6 +186,8 @@ class VideoReader:
 
     def _to_video_frame(self, frame: av.VideoFrame) -> VideoFrame:
         image = frame.to_ndarray(format="rgb24")
+        if (frame.width, frame.height) != self._stored_size:
+            image = self._fit_to_first_size(image)
         if self._quarter_turns:
             image = np.ascontiguousarray(np.rot90(image, self._quarter_turns))
         if frame.pts is not None and frame.time_base is not None:
@@ -186,6 +198,31 @@ class VideoReader:
         result = VideoFrame(self._index, timestamp_ms, image)
         self._index += 1
         return result
+
+    def _fit_to_first_size(self, image: np.ndarray) -> np.ndarray:
+        """A frame whose size differs from the first frame's (the stream changed resolution mid-way),
+        scaled to fit the first size with its aspect ratio kept and black bars around it: every
+        frame of a reader has :attr:`size`, so writers and trackers keep working."""
+        width, height = self._stored_size
+        in_height, in_width = image.shape[:2]
+        self._resized_frames += 1
+        if self._resized_frames == 1:
+            logger.warning("%s: the resolution changes at frame %d (%dx%d, the video started at %dx%d); "
+                           "such frames are scaled to fit the first size", self.path, self._index,
+                           in_width, in_height, width, height)
+        scale = min(width / in_width, height / in_height)
+        fit_width = min(width, max(1, round(in_width * scale)))
+        fit_height = min(height, max(1, round(in_height * scale)))
+        scaled = cv2.resize(image, (fit_width, fit_height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        out = np.zeros((height, width, 3), np.uint8)
+        x0, y0 = (width - fit_width) // 2, (height - fit_height) // 2
+        out[y0:y0 + fit_height, x0:x0 + fit_width] = scaled
+        return out
+
+    @property
+    def resized_frames(self) -> int:
+        """Frames so far that were scaled to the first frame's size (a mid-stream resolution change)."""
+        return self._resized_frames
 
     def __iter__(self) -> Iterator[VideoFrame]:
         if self._started:
@@ -218,6 +255,15 @@ class VideoReader:
 
 
 # ------------------------------------------------------------------------------------------- writing
+
+
+def _output_frame_rate(rate: Fraction) -> Fraction:
+    """``rate`` with a denominator of at most 1001 (30000/1001 stays exact) when that is within
+    0.1 % of it; slow rates (a time-lapse at 1/5000 fps) keep their exact value."""
+    rounded = rate.limit_denominator(1001)
+    if rounded > 0 and abs(rounded - rate) <= rate / 1000:
+        return rounded
+    return rate.limit_denominator(10**9)
 
 
 def _named_layout(layout: av.AudioLayout) -> av.AudioLayout:
@@ -273,18 +319,20 @@ class VideoWriter:
         self.path = Path(path)
         if isinstance(fps, bool) or not (isinstance(fps, numbers.Real) and math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps!r}")
+        rate = limits.check_frame_rate(fps, "fps")
         width, height = (int(v) for v in size)
         if width <= 0 or height <= 0 or (width, height) != tuple(size):
             raise ValueError(f"size must be two positive integers (width, height), got {size!r}")
         if not 0 <= crf <= 51:
             raise ValueError(f"crf must be in 0..51, got {crf}")
         self.size = (width, height)
-        self.frame_rate = Fraction(fps).limit_denominator(1001)
+        self.frame_rate = _output_frame_rate(rate)
         self.frames_written = 0
         self.audio_mode: str | None = None  # "copy", "re-encode", or None (no audio)
         self._container = None
         self._audio_in = None
-        self._temp = _temp_sibling(self.path)
+        self._target = OutputTarget(self.path)
+        self._temp = self._target.temp()
         try:
             self._open(crf, preset, threads)
             if audio_from is not None:
@@ -294,8 +342,11 @@ class VideoWriter:
             raise
 
     def _open(self, crf: int, preset: str, threads: int) -> None:
+        # Muxer options go to av.open: Container.options is read-only in PyAV >= 14.
+        faststart = self.path.suffix.lower() in _FASTSTART_SUFFIXES
+        container_options = {"movflags": "+faststart"} if faststart else {}
         try:
-            self._container = av.open(str(self._temp), mode="w")
+            self._container = av.open(str(self._temp), mode="w", container_options=container_options)
         except (av.FFmpegError, ValueError) as exc:
             raise OutputError(
                 f"cannot write {self.path}: unknown video type {self.path.suffix!r}; use .mp4, .mov or .mkv"
@@ -304,8 +355,6 @@ class VideoWriter:
             raise OutputError(
                 f"cannot write {self.path}: {self.path.suffix} files cannot hold H.264; use .mp4"
             )
-        if self._container.format.name.startswith("mov"):
-            self._container.options = {"movflags": "+faststart"}  # playable while downloading
         width, height = self.size
         stream = self._video = self._container.add_stream("libx264", rate=self.frame_rate)
         stream.width, stream.height = width, height
@@ -346,8 +395,14 @@ class VideoWriter:
             self._audio_out = self._container.add_stream_from_template(audio)
         else:
             target = "aac" if "aac" in supported else self._container.default_audio_codec
+            rate = audio.codec_context.sample_rate
+            if target == "aac" and rate not in _AAC_SAMPLE_RATES:
+                # PyAV's encoder resamples the decoded frames to the stream's rate.
+                logger.info("%s: AAC takes at most %d Hz; resampling the %d Hz audio of %s to %d Hz",
+                            self.path, limits.AAC_MAX_SAMPLE_RATE, rate, source, limits.AAC_SAMPLE_RATE)
+                rate = limits.AAC_SAMPLE_RATE
             logger.info("%s: re-encoding %s audio from %s to %s", self.path, codec, source, target)
-            self._audio_out = self._container.add_stream(target, rate=audio.codec_context.sample_rate)
+            self._audio_out = self._container.add_stream(target, rate=rate)
             self._audio_out.codec_context.layout = _named_layout(audio.codec_context.layout)
         self._audio_packets = self._audio_in.demux(audio)
         self._pending_audio = None
@@ -453,7 +508,7 @@ class VideoWriter:
             raise OutputError(f"cannot write {self.path}: {exc}") from exc
         self._container = None
         self._close_audio_input()
-        _commit(self._temp, self.path)
+        self._target.commit(self._temp)
         logger.info("wrote %s (%d frames)", self.path, self.frames_written)
 
     def abort(self) -> None:
@@ -463,7 +518,7 @@ class VideoWriter:
                 self._container.close()
             self._container = None
         self._close_audio_input()
-        _remove_quietly(self._temp)
+        discard(self._temp)
 
     def _close_audio_input(self) -> None:
         if self._audio_in is not None:

@@ -4,17 +4,25 @@
 opens the window, plays the video, drops the photos, waits until frames are on show and the photos
 are processed, saves a picture of the window and quits — how the README's screenshot is made (see
 ``tests/test_gui_screenshot.py``).
+
+Without a display Qt aborts the whole process (``qFatal``: SIGABRT) when the application object is
+made, so :func:`check_display` looks first and raises :class:`NoDisplayError` (the CLI's one
+line and exit code 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from ..errors import FrnetError
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,66 @@ def _dark_palette():
     return palette
 
 
+class NoDisplayError(FrnetError):
+    """The desktop app was started where there is no display to show it on."""
+
+
+# Qt platform plugins that need a window system; others (offscreen, minimal, vnc, eglfs) do not.
+_WINDOW_SYSTEM_PLATFORMS = ("", "xcb", "wayland", "wayland-egl")
+
+
+def _x_display_reachable(display: str) -> bool | None:
+    """Whether an X connection to ``display`` opens (libxcb, as Qt's xcb plugin does); None when
+    libxcb is not installed (then Qt's xcb plugin cannot load either and says so itself)."""
+    name = ctypes.util.find_library("xcb")
+    if name is None:
+        return None
+    try:
+        xcb = ctypes.CDLL(name)
+    except OSError:
+        return None
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(os.fsencode(display), None)
+    try:
+        return connection is not None and xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        if connection is not None:
+            xcb.xcb_disconnect(connection)  # also frees a connection in the error state
+
+
+def check_display(environ: dict[str, str] | None = None) -> None:
+    """Make sure Qt will find a display, before it is asked to (it aborts the process otherwise).
+
+    Only Linux and the other X11/Wayland systems are checked; ``QT_QPA_PLATFORM=offscreen`` (or
+    any plugin without a window system) passes.
+
+    Raises:
+        NoDisplayError: neither a Wayland socket nor a reachable X display.
+    """
+    env = os.environ if environ is None else environ
+    if sys.platform in ("win32", "darwin"):
+        return
+    platform = env.get("QT_QPA_PLATFORM", "").split(";")[0].split(":")[0].strip().lower()
+    if platform not in _WINDOW_SYSTEM_PLATFORMS:
+        return
+    wayland = env.get("WAYLAND_DISPLAY", "")
+    if wayland and platform != "xcb":
+        socket = Path(wayland) if os.path.isabs(wayland) else Path(env.get("XDG_RUNTIME_DIR", "/nonexistent")) / wayland
+        if socket.exists():
+            return
+    display = env.get("DISPLAY", "")
+    hint = ("run it in a desktop session, or use the command-line jobs (frnet-app --video IN --out OUT, "
+            "--image FILES --out DIR, --webcam N --out FILE; frnet-app --help)")
+    if not display:
+        raise NoDisplayError(f"the desktop app needs a display, and there is none (DISPLAY and WAYLAND_DISPLAY "
+                             f"are not set); {hint}")
+    if _x_display_reachable(display) is False:
+        raise NoDisplayError(f"the desktop app cannot connect to the X display {display!r}; {hint}")
+
+
 def make_application(argv: Sequence[str] | None = None):
     """The ``QApplication`` of frnet (Fusion style, dark palette), or the one already running."""
     from PyQt6.QtCore import QCoreApplication, Qt
@@ -60,6 +128,7 @@ def make_application(argv: Sequence[str] | None = None):
     if app is not None:
         return app
     drop_opencv_qt_variables()  # OpenCV's Qt 5 plugin folder must not reach Qt 6 (frnet.qt_env)
+    check_display()
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
     app.setOrganizationName("frnet")

@@ -46,6 +46,7 @@ from .. import __version__
 from ..engine import STAGES
 from ..errors import FrnetError
 from ..files import write_image_atomic
+from ..limits import check_camera_index
 from ..render import Renderer
 from ..sources import SourceInfo
 from . import core
@@ -507,8 +508,13 @@ class MainWindow(QMainWindow):
         """Show webcam ``index`` (default: the one picked in the toolbar)."""
         if isinstance(index, bool) or index is None:  # QAction.triggered passes `checked`
             index = self.camera_combo.currentIndex()
-        if 0 <= int(index) < self.camera_combo.count():
-            self.camera_combo.setCurrentIndex(int(index))
+        try:
+            index = check_camera_index(int(index))
+        except FrnetError as exc:
+            self.show_error("Cannot open the camera", str(exc))
+            return
+        if 0 <= index < self.camera_combo.count():
+            self.camera_combo.setCurrentIndex(index)
         self.status(f"Opening camera {index}…")
         self.open_camera_requested.emit(int(index))
 

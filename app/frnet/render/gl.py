@@ -9,6 +9,10 @@ One frame, in an offscreen framebuffer cleared to transparent black:
 3. the frame, under everything: one full-viewport triangle blended with (1 − α_dst, 1);
 4. the pixels are read back and the OpenCV overlays drawn (:mod:`frnet.render.overlay`).
 
+A frame wider or taller than the context's limit (``GL_MAX_TEXTURE_SIZE``, the renderbuffer and
+viewport limits; 16,384 px on Mesa) cannot be a texture: such frames are drawn by the OpenCV
+renderer instead (one warning), the same picture without per-pixel lighting.
+
 Textures, buffers and the framebuffer are reused while the frame size holds; the triangle and
 edge indices (and the normals' set-up) only change with the topology. Normals are computed in
 numpy (:class:`frnet.render.shading.VertexNormals`), lit per pixel in the shaders.
@@ -73,9 +77,28 @@ def create_headless_context() -> moderngl.Context:
     )
 
 
+def max_frame_side(ctx: moderngl.Context) -> int:
+    """The largest frame side a context can draw: the least of its texture, renderbuffer and
+    viewport limits."""
+    info = ctx.info
+    viewport = info.get("GL_MAX_VIEWPORT_DIMS", (4096, 4096))
+    return int(min(info.get("GL_MAX_TEXTURE_SIZE", 4096), info.get("GL_MAX_RENDERBUFFER_SIZE", 4096), *viewport))
+
+
 def load_shader_source(name: str) -> str:
-    """The text of a shipped GLSL file (found through :func:`frnet.resources.resource_path`)."""
-    return resource_path("shaders", name).read_text(encoding="utf-8")
+    """The text of a shipped GLSL file (found through :func:`frnet.resources.resource_path`).
+
+    Raises:
+        ResourceMissingError: the file is missing.
+        GLUnavailableError: it cannot be read or is not UTF-8 text (a damaged installation or a
+            wrong ``FRNET_SHADERS_DIR``), so ``create_renderer("auto")`` falls back to OpenCV.
+    """
+    path = resource_path("shaders", name)
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        what = f"not UTF-8 text ({exc})" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+        raise GLUnavailableError(f"cannot read shader {path}: {what}; reinstall frnet or fix FRNET_SHADERS_DIR") from exc
 
 
 class GLRenderer(Renderer):
@@ -177,7 +200,8 @@ class GLRenderer(Renderer):
         self._edges_valid = False
         self._size: tuple[int, int] | None = None
         self._frame_texture = self._colour_texture = self._depth_buffer = self._framebuffer = None
-        self._max_size = int(ctx.info.get("GL_MAX_TEXTURE_SIZE", 4096))
+        self._max_size = max_frame_side(ctx)
+        self._cpu_renderer = None  # for frames over the limit, made when first needed
 
     def _set_uniform(self, kind: str, name: str, value) -> None:
         program = self._programs[kind]
@@ -188,11 +212,24 @@ class GLRenderer(Renderer):
         for kind in self._programs:
             self._set_uniform(kind, name, value)
 
+    @property
+    def max_frame_side(self) -> int:
+        """The widest or tallest frame (pixels) drawn with OpenGL; larger ones go to OpenCV."""
+        return self._max_size
+
+    def _render_on_cpu(self, frame: np.ndarray, faces: Sequence[FaceDrawing], options: OverlayOptions) -> np.ndarray:
+        from .cpu import CPURenderer
+
+        if self._cpu_renderer is None:
+            height, width = frame.shape[:2]
+            log.warning("a %dx%d frame is over the OpenGL limit of %d pixels a side on %s; drawing such "
+                        "frames with the OpenCV renderer", width, height, self._max_size, self.gl_renderer_name)
+            self._cpu_renderer = CPURenderer()
+        return self._cpu_renderer.render(frame, faces, options)
+
     def _ensure_target(self, width: int, height: int) -> None:
         if self._size == (width, height):
             return
-        if max(width, height) > self._max_size:
-            raise ValueError(f"frame {width}×{height} exceeds this GPU's texture limit {self._max_size}")
         for obj in (self._framebuffer, self._colour_texture, self._depth_buffer, self._frame_texture):
             if obj is not None:
                 obj.release()
@@ -242,6 +279,8 @@ class GLRenderer(Renderer):
         if not (draw_mesh or draw_wireframe):
             return draw_overlays(frame.copy(), faces, options)
         height, width = frame.shape[:2]
+        if max(width, height) > self._max_size:
+            return self._render_on_cpu(frame, faces, options)
         self._ensure_target(width, height)
         self._upload(mesh, need_edges=draw_wireframe)
         self._frame_texture.write(np.ascontiguousarray(frame), alignment=1)
@@ -298,6 +337,8 @@ class GLRenderer(Renderer):
         if self._closed:
             return
         self._closed = True
+        if getattr(self, "_cpu_renderer", None) is not None:
+            self._cpu_renderer.close()
         for obj in reversed(self._objects):
             try:
                 obj.release()
