@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "app" / "frnet"
-SHELLS = ("frnet.cli", "frnet.gui")
+SHELLS = ("frnet.cli", "frnet.gui", "frnet.entry", "frnet.__main__")  # entry: the console script
 
 
 def _module_name(path: Path) -> str:

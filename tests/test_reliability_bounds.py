@@ -103,7 +103,7 @@ def test_camera_bound(index):
 
 
 def test_gui_camera_source_applies_the_bound():
-    from frnet.gui.sources import CameraSource
+    from frnet.sources import CameraSource
 
     with pytest.raises(CameraError, match="0 to 99"):
         CameraSource(-1, open_capture=lambda i: pytest.fail("must not open"))

@@ -205,10 +205,15 @@ def _desktop_app(env_changes: dict[str, str | None]) -> subprocess.CompletedProc
     return subprocess.run([sys.executable, "-m", "frnet.cli"], env=env, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("display", [None, ":97"], ids=["no-display", "unreachable-display"])
+def _unserved_display() -> str:
+    """An X display number nobody serves here (no socket in /tmp/.X11-unix)."""
+    return next(f":{n}" for n in range(5871, 5999) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+
+
+@pytest.mark.parametrize("display", [None, "unserved"], ids=["no-display", "unreachable-display"])
 def test_desktop_app_without_a_display_says_so_and_exits_2(display):
     """Qt aborted the process (SIGABRT, exit -6) when it found no display."""
-    result = _desktop_app({"DISPLAY": display})
+    result = _desktop_app({"DISPLAY": _unserved_display() if display else None})
     assert result.returncode == 2, result.stderr
     assert_one_error_line(result.stderr, "display", "--video IN --out OUT")
 

@@ -104,6 +104,9 @@ def test_json_equal_to_the_predictions_is_refused_and_they_are_kept(capsys, tmp_
 
 def test_json_to_dev_null_is_written_in_place(capsys, tmp_path):
     """``eval --json /dev/null`` replaced the device node with a regular file (as root)."""
+    from test_reliability_outputs import require_in_place
+
+    require_in_place(os.devnull)
     pred, gt = _pair(tmp_path)
     code, _, stderr = run_cli(capsys, "eval", "--pred", pred, "--gt", gt, "--json", os.devnull, "-q")
     assert code == 0, stderr

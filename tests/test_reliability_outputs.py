@@ -29,6 +29,13 @@ from test_reliability_cli import no_temp_files, out_files, sample_frame, write_b
 FAST = ("--renderer", "cpu", "--preset", "ultrafast")
 
 
+def require_in_place(path: str) -> None:
+    """Stop before touching a system node unless the policy writes it in place: a regression run as
+    root would otherwise replace /dev/null or /dev/stdout for the whole machine."""
+    if not OutputTarget(path).in_place:
+        pytest.fail(f"{path} would not be written in place; not touching it")
+
+
 def _read_fifo(path: Path, into: list[bytes]) -> threading.Thread:
     def read() -> None:
         with open(path, "rb") as handle:
@@ -74,6 +81,7 @@ def test_dangling_link_creates_its_target(tmp_path):
 
 
 def test_dev_null_stays_a_device(tmp_path):
+    require_in_place(os.devnull)
     with atomic_write(os.devnull) as temp:
         temp.write_text("discarded")
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
@@ -156,6 +164,11 @@ def test_video_writer_into_a_fifo(tmp_path):
 
 def test_landmarks_out_to_dev_stdout_streams_the_json_lines(tmp_path):
     """``--landmarks-out /dev/stdout`` replaced the node (as root: the system's /dev/stdout link)."""
+    if not os.path.exists("/dev/stdout"):
+        pytest.skip("no /dev/stdout on this system")
+    target = OutputTarget("/dev/stdout")
+    if not target.in_place and target.destination == Path("/dev/stdout"):
+        pytest.fail("/dev/stdout (a link) would be replaced; not touching it")
     out = tmp_path / "o.mp4"
     result = subprocess.run([sys.executable, "-m", "frnet.cli", "--video", str(SAMPLE), "--out", str(out),
                              "--landmarks-out", "/dev/stdout", "--max-frames", "3", "-q", *FAST],

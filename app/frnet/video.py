@@ -203,6 +203,8 @@ class VideoReader:
         """A frame whose size differs from the first frame's (the stream changed resolution mid-way),
         scaled to fit the first size with its aspect ratio kept and black bars around it: every
         frame of a reader has :attr:`size`, so writers and trackers keep working."""
+        import cv2
+
         width, height = self._stored_size
         in_height, in_width = image.shape[:2]
         self._resized_frames += 1
