@@ -106,10 +106,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as ``H×W×3`` uint8 RGB, upright (EXIF orientation applied).
 
     Grayscale is replicated to three channels, an alpha channel is dropped (not composited) and
-    16-bit images are scaled to 8 bits. The file is read as bytes and decoded in memory, so any
-    file name the OS allows works (``cv2.imread`` crashes on names that are not valid UTF-8).
-    Images of more than :data:`frnet.limits.MAX_IMAGE_PIXELS` pixels are refused from their
-    header, before decoding.
+    16-bit images are scaled to 8 bits. Images of more than :data:`frnet.limits.MAX_IMAGE_PIXELS`
+    pixels are refused from their header, before decoding. Any file name the OS allows works:
+    ``cv2.imread`` crashes on names that are not valid UTF-8, so such files are decoded from their
+    bytes in memory (``cv2.imdecode``, which unlike ``imread`` refuses a JPEG cut short).
 
     Raises:
         InputError: the file is missing, empty, too large, or not an image OpenCV can decode.
