@@ -169,3 +169,21 @@ def test_exit_codes_and_messages():
     assert signals.exit_code(KeyboardInterrupt()) == 130
     assert signals.describe(signals.Interrupted(signal.SIGINT)) == "interrupted"
     assert signals.describe(signals.Interrupted(signal.SIGTERM)) == "interrupted (SIGTERM)"
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_desktop_app_closes_on_a_stop_signal(tmp_path, signum, code):
+    """The app under the CLI's policy: a stop signal closes the window (no traceback, no abort)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-c", "import sys; from frnet.entry import main; sys.exit(main([]))"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(8)  # the window is up (or the app failed: then poll() says so)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr

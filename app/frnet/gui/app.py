@@ -171,10 +171,43 @@ def run_app(camera: int | None = None, video: str | os.PathLike | None = None, *
     if screenshot is not None:
         _schedule_screenshot(app, window, Path(screenshot), screenshot_after_ms,
                              wait_for_frames=video is not None or camera is not None, select_all=select_all)
+    stopped_by = _quit_on_stop_signals(app, window)
     try:
-        return int(app.exec())
+        code = int(app.exec())
     finally:
         window.shutdown()
+    return 128 + stopped_by[0] if stopped_by else code
+
+
+def _quit_on_stop_signals(app, window) -> list[int]:
+    """SIGINT, SIGTERM and SIGHUP close the window like its close button (a recording is finished
+    and kept); the returned list gets the signal's number. Qt's event loop runs no Python code by
+    itself, so a timer gives Python's signal handlers a chance every 200 ms. Only in the main
+    thread (where Python delivers signals)."""
+    import signal
+    import threading
+
+    from PyQt6.QtCore import QTimer
+
+    from ..signals import STOP_SIGNALS
+
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        return received
+
+    def stop(signum, frame) -> None:
+        if not received:
+            received.append(signum)
+            log.info("%s: closing the window", signal.Signals(signum).name)
+            window.close()
+            app.quit()
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)  # lets the interpreter run its signal handlers
+    timer.start(200)
+    return received
 
 
 def save_png(path: Path, image_rgb) -> None:
