@@ -205,7 +205,7 @@ def test_outputs_that_would_overwrite_an_input_are_refused_before_any_work(capsy
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing written, nothing changed
 
 
-@pytest.mark.parametrize("name", ["landmarks68.csv", "a_landmarks.json", "a_face0.obj"])
+@pytest.mark.parametrize("name", ["landmarks68.csv", "a_landmarks.json", "a_face0.obj", "a_face0.png"])
 def test_every_output_name_of_an_image_job_is_checked_against_the_inputs(capsys, tmp_path, sample_frame, name):
     folder = tmp_path / "in"
     write_bgr(folder / "a.png", sample_frame[:, :, ::-1])

@@ -228,7 +228,9 @@ def is_output_name(name: str, stems: Iterable[str], mesh_format: str, csv_name: 
     for ending in ("_overlay.png", "_landmarks.json"):
         if name.endswith(ending) and name[: -len(ending)] in stems:
             return True
-    face = re.fullmatch(rf"(.*)_face\d+\.{re.escape(mesh_format)}", name)
+    # OBJ meshes may have a texture's .mtl and .png beside them (frnet.export).
+    suffixes = [mesh_format, "mtl", "png"] if mesh_format == "obj" else [mesh_format]
+    face = re.fullmatch(rf"(.*)_face\d+\.(?:{'|'.join(map(re.escape, suffixes))})", name)
     return face is not None and face.group(1) in stems
 
 
