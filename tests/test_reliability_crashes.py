@@ -215,7 +215,7 @@ def test_desktop_app_without_a_display_says_so_and_exits_2(display):
     """Qt aborted the process (SIGABRT, exit -6) when it found no display."""
     result = _desktop_app({"DISPLAY": _unserved_display() if display else None})
     assert result.returncode == 2, result.stderr
-    assert_one_error_line(result.stderr, "display", "--video IN --out OUT")
+    assert_one_error_line(result.stderr, "display", "command-line jobs")
 
 
 # ------------------------------------------------------------------------------ damaged installation

@@ -77,9 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time face alignment and dense 3D face reconstruction (Mobile-FRNet). "
                     "With no arguments: the desktop app.",
         epilog=f"subcommands: {', '.join(f'{PROG} {name} --help' for name in SUBCOMMANDS)}. "
-               f"Exit codes: 0 ok, 2 user error, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP). Every option "
-               f"explained: {PROG} help cli (the installed docs; {PROG} help lists them). Is this machine ready? "
-               f"{PROG} doctor.",
+               f"Exit codes: 0 ok, 2 user error, 130 interrupted. Every option explained: {PROG} help cli "
+               f"(the installed docs; {PROG} help lists them). Is this machine ready? {PROG} doctor.",
     )
     parser.add_argument("--version", action=_VersionAction, help="frnet's version and its shipped models' versions")
     job = parser.add_argument_group("job (choose one)").add_mutually_exclusive_group()
