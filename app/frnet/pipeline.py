@@ -30,7 +30,6 @@ import numpy as np
 
 from . import crop, geometry
 from .detect import Detection, FaceDetector, create_detector
-from .errors import ModelFileError
 from .facemodel import FaceModel, load_face_model
 from .files import check_rgb_image
 from .regressor import PRECISIONS, Regressor, check_face_model_match
