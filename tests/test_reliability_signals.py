@@ -187,3 +187,23 @@ def test_desktop_app_closes_on_a_stop_signal(tmp_path, signum, code):
             process.kill()
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr
+
+
+def test_sigterm_stops_a_webcam_recording_and_keeps_it(tmp_path):
+    """SIGTERM stops ``--webcam N --out FILE`` like Ctrl-C: the recording is finished and kept."""
+    from test_reliability_cli import FAKE_CAMERA_RUN, _interrupt_when, write_bgr
+
+    with VideoReader(SAMPLE) as reader:
+        frame = write_bgr(tmp_path / "frame.png", next(iter(reader)).image_rgb[:, :, ::-1])
+    flag, out = tmp_path / "flowing", tmp_path / "rec" / "rec.mp4"
+    process = subprocess.Popen([sys.executable, "-c", FAKE_CAMERA_RUN, str(frame), str(flag), "--webcam", "0",
+                                "--out", str(out), "--renderer", "cpu", "--no-mesh"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    original = process.send_signal
+    process.send_signal = lambda signum: original(signal.SIGTERM)  # _interrupt_when sends SIGINT
+    stdout, stderr = _interrupt_when(process, flag.exists)
+    assert process.returncode == 0, stderr
+    assert "(stopped with SIGTERM)" in stdout and "Traceback" not in stderr
+    with VideoReader(out) as reader:
+        assert sum(1 for _ in reader) >= 1
+    assert out_files(out.parent) == ["rec.mp4"]
