@@ -14,7 +14,7 @@ import pytest
 
 from frnet.errors import InputError, OutputError
 from frnet.video import VideoReader, VideoWriter, atomic_write, read_image, write_image_atomic
-from test_reliability_video import _audio_only, faststart_copy  # one set of clip helpers for both video test files
+from support import _audio_only, faststart_copy
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_VIDEOS = REPO.parent / "shared" / "data" / "videos"
