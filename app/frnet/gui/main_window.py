@@ -509,11 +509,14 @@ class MainWindow(QMainWindow):
         self._open_progress("Reconstructing faces…", total)
 
     def _on_batch_progress(self, done: int, total: int, name: str) -> None:
-        if self._progress is not None:
-            self._progress.setMaximum(total)
-            self._progress.setValue(done)
-            if name:
-                self._progress.setLabelText(f"Reconstructing faces… {done + 1} of {total}: {name}")
+        # A modal dialog's setValue() runs the event loop, where the batch may end and close the
+        # dialog (self._progress becomes None): keep this call's own reference.
+        dialog = self._progress
+        if dialog is not None:
+            dialog.setMaximum(total)
+            dialog.setValue(done)
+            if name and self._progress is dialog:
+                dialog.setLabelText(f"Reconstructing faces… {done + 1} of {total}: {name}")
         if name:
             self.status(f"Image {done + 1} of {total}: {name}", 0)
 
@@ -557,9 +560,10 @@ class MainWindow(QMainWindow):
         self._open_progress("Exporting meshes…", total)
 
     def _on_export_progress(self, done: int, total: int) -> None:
-        if self._progress is not None:
-            self._progress.setMaximum(total)
-            self._progress.setValue(done)
+        dialog = self._progress  # see _on_batch_progress
+        if dialog is not None:
+            dialog.setMaximum(total)
+            dialog.setValue(done)
 
     def _on_export_finished(self, summary: core.ExportSummary) -> None:
         self._close_progress()
