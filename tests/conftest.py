@@ -1,4 +1,11 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared by the test modules (pytest finds them here; helpers are in support.py).
+
+* ``sample_frame`` / ``sample_frames`` — the first frame(s) of the bundled sample clip;
+* ``settings``, ``dialogs``, ``window`` — the desktop app offscreen: an INI settings file in
+  ``tmp_path``, error dialogs recorded instead of shown, a shown ``MainWindow`` (pytest-qt);
+* ``torch_one_thread`` — torch on one thread for a test (the training-code tests use it);
+* ``xvfb_display`` — a private X server (Xvfb) for tests that need a real display.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,71 @@ import select
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
+
+from frnet.video import VideoReader
+from support import SAMPLE
 
 XVFB = shutil.which("Xvfb")
 SCREEN = (1280, 800)
+
+
+@pytest.fixture
+def torch_one_thread():
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from frnet.gui.settings import AppSettings
+
+    return AppSettings.from_file(tmp_path / "settings" / "frnet-app.ini")
+
+
+@pytest.fixture
+def dialogs(monkeypatch) -> list[tuple[str, str]]:
+    """``QMessageBox.critical`` calls as ``(title, message)``, instead of modal dialogs."""
+    from PyQt6.QtWidgets import QMessageBox
+
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: calls.append((title, text)))
+    return calls
+
+
+@pytest.fixture
+def window(qtbot, settings, dialogs):
+    from frnet.gui.main_window import MainWindow
+
+    win = MainWindow(settings=settings, view_backend="image")
+    qtbot.addWidget(win)  # closed (workers stopped) at teardown
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+@pytest.fixture(scope="module")
+def sample_frame() -> np.ndarray:
+    """The first frame of the sample clip, RGB 640×480, one face (``FACE_BOX`` in test_reliability_cli)."""
+    with VideoReader(SAMPLE) as reader:
+        return next(iter(reader)).image_rgb
+
+
+@pytest.fixture(scope="module")
+def sample_frames() -> list[np.ndarray]:
+    """The first 60 frames of the sample clip (RGB 640×480, 30 fps)."""
+    with VideoReader(SAMPLE) as reader:
+        frames = []
+        for frame in reader:
+            frames.append(frame.image_rgb)
+            if len(frames) == 60:
+                return frames
+    raise AssertionError("the sample clip has fewer than 60 frames")
 
 
 @pytest.fixture(scope="module")

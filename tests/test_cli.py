@@ -26,9 +26,9 @@ import trimesh
 from frnet import cli
 from frnet.datasets import LANDMARK_CSV_HEADER, read_landmarks_csv, shared_data_dir
 from frnet.facemodel import load_face_model
+from support import FakeCamera, SAMPLE, assert_one_error_line, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "assets" / "sample.mp4"
 SHARED = shared_data_dir()
 needs_shared = pytest.mark.skipif(SHARED is None, reason="../shared/data is not present (read-only dev data)")
 CLIP = SHARED / "videos" / "WDA_AlexandriaOcasioCortez_000.mp4" if SHARED else None  # 512², 25 fps, AAC
@@ -36,21 +36,6 @@ LONG_CLIP = SHARED / "videos" / "driving_d6.mp4" if SHARED else None  # 1008 fra
 PHOTOS = {"emma.jpg": 3, "trump_hillary.jpg": 2, "JianzhuGuo.jpg": 1}
 VIDEO_FRAMES = 60
 BENCH_STAGES = ("decode", "detect", "track", "crop", "infer", "reconstruct", "render", "encode")  # issue 4
-
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_error_line(stderr: str, *fragments: str) -> None:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("frnet-app: error:")]
-    assert len(errors) == 1, stderr
-    assert "Traceback" not in stderr
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 def _inside(points_xy: np.ndarray, box, margin: float = 0.0) -> np.ndarray:
@@ -331,33 +316,6 @@ def test_missing_camera(capsys, tmp_path):
     assert code == 2
     assert_one_error_line(err, "camera 97")
     assert list(tmp_path.iterdir()) == []
-
-
-class FakeCamera:
-    """Stands in for cv2.VideoCapture: ``frames`` BGR frames, then nothing."""
-
-    def __init__(self, index, frames: int = 1000) -> None:
-        from frnet.video import VideoReader
-
-        with VideoReader(SAMPLE) as reader:
-            self.bgr = next(iter(reader)).image_rgb[:, :, ::-1].copy()
-        self.left = frames
-        self.released = False
-
-    def isOpened(self) -> bool:
-        return True
-
-    def read(self):
-        if self.left <= 0:
-            return False, None
-        self.left -= 1
-        return True, self.bgr
-
-    def get(self, prop) -> float:
-        return 0.0  # "unknown frame rate" → 30
-
-    def release(self) -> None:
-        self.released = True
 
 
 @pytest.mark.parametrize(("frames", "max_frames", "code"), [(1000, 4, 0), (3, 10, 2)])

@@ -1,4 +1,5 @@
-"""Face detectors: the same checks for every registered detector, plus BlazeFace specifics."""
+"""Face detectors: the same checks for every registered detector (``DETECTORS``: the ``detector``
+fixture and the ``name`` parameters run each test once per name), plus BlazeFace specifics."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from frnet.detect import BLAZEFACE_MODEL, DETECTORS, Detection, MediaPipeFaceDetector, create_detector
+from frnet.datasets import shared_data_dir
+from frnet.detect import BLAZEFACE_MODEL, DETECTORS, Detection, FaceDetector, MediaPipeFaceDetector, create_detector
 from frnet.errors import ModelFileError
 from frnet.resources import resource_path
 from frnet.video import VideoReader, read_image
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_IMAGES = REPO.parent / "shared" / "data" / "images"
+SHARED_IMAGES = (shared_data_dir() or REPO.parent / "shared" / "data") / "images"
 SAMPLE_VIDEO = REPO / "assets" / "sample.mp4"
 
 # Hand-marked face centres (x, y) in pixels. emma.jpg is a montage of three photos of one person.
@@ -129,8 +131,17 @@ def test_detection_is_immutable():
         det.score = 0.1
 
 
-def test_closed_detector_refuses_work():
-    det = create_detector("blazeface")
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_every_detector_takes_the_pipelines_options(name):
+    """The pipeline builds detectors as create_detector(name, min_confidence=…, running_mode=…)."""
+    for mode in ("image", "video"):
+        with create_detector(name, min_confidence=0.5, running_mode=mode) as det:
+            assert isinstance(det, FaceDetector)
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_closed_detector_refuses_work(name):
+    det = create_detector(name)
     det.close()
     det.close()
     with pytest.raises(RuntimeError):
@@ -172,9 +183,10 @@ def test_small_face_in_large_frame_needs_tiles():
     assert 60 < det.width < 160
 
 
-def test_video_mode_timestamps():
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_video_mode_timestamps(name):
     frame = _gradient()
-    with create_detector("blazeface", running_mode="video") as det:
+    with create_detector(name, running_mode="video") as det:
         assert det(frame, 0) == []
         assert det(frame, 33) == []
         assert det(frame, 33) == []  # repeated timestamp: moved past the previous one
@@ -186,9 +198,10 @@ def test_video_mode_timestamps():
 @pytest.mark.skipif(
     not SAMPLE_VIDEO.is_file(), reason="assets/sample.mp4 not built (scripts/make_sample_video.py)"
 )
-def test_sample_video_face_found_on_nearly_every_frame():
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_sample_video_face_found_on_nearly_every_frame(name):
     hits = total = 0
-    with VideoReader(SAMPLE_VIDEO) as reader, create_detector("blazeface", running_mode="video") as det:
+    with VideoReader(SAMPLE_VIDEO) as reader, create_detector(name, running_mode="video") as det:
         for frame in reader:
             if frame.index % 4:
                 continue

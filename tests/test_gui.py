@@ -20,9 +20,9 @@ import pytest
 
 pytest.importorskip("pytestqt", reason="pytest-qt is not installed (pip install -e '.[dev]')")
 
-from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
-from PyQt6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence  # noqa: E402
-from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
+from PyQt6.QtCore import Qt  # noqa: E402
+from PyQt6.QtGui import QKeySequence  # noqa: E402
+from PyQt6.QtWidgets import QFileDialog  # noqa: E402
 
 from frnet.datasets import shared_data_dir  # noqa: E402
 from frnet.errors import CameraError  # noqa: E402
@@ -32,12 +32,11 @@ from frnet.gui.main_window import MainWindow  # noqa: E402
 from frnet.gui.settings import AppSettings  # noqa: E402
 from frnet.sources import CameraSource, probe_cameras  # noqa: E402
 from frnet.video import VideoReader, read_image  # noqa: E402
+from support import FakeCapture, SAMPLE_VIDEO, WAIT_MS, drop, drop_and_wait, wait_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE_VIDEO = REPO / "assets" / "sample.mp4"
 SHARED = shared_data_dir()
 PHOTOS = {"emma.jpg": 3, "trump_hillary.jpg": 2, "JianzhuGuo.jpg": 1}  # faces in each shared photo
-WAIT_MS = 60_000
 
 
 def shared_photos() -> list[Path]:
@@ -51,53 +50,6 @@ def shared_photos() -> list[Path]:
 
 
 # ------------------------------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture
-def settings(tmp_path) -> AppSettings:
-    return AppSettings.from_file(tmp_path / "settings" / "frnet-app.ini")
-
-
-@pytest.fixture
-def dialogs(monkeypatch) -> list[tuple[str, str]]:
-    """``QMessageBox.critical`` calls as ``(title, message)``, instead of modal dialogs."""
-    calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a, **k: calls.append((title, text)))
-    return calls
-
-
-@pytest.fixture
-def window(qtbot, settings, dialogs) -> MainWindow:
-    win = MainWindow(settings=settings, view_backend="image")
-    qtbot.addWidget(win)  # closed (workers stopped) at teardown
-    win.show()
-    qtbot.waitExposed(win)
-    return win
-
-
-def drop(window: MainWindow, paths: list[Path]) -> None:
-    """Drag ``paths`` onto the live view and drop them, as a file manager would."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = window.view.mapTo(window, window.view.rect().center())
-    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPoint(pos), Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted(), "the window refused the drag"
-    event = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    QApplication.sendEvent(window, event)
-    assert event.isAccepted(), "the window refused the drop"
-
-
-def drop_and_wait(qtbot, window: MainWindow, paths: list[Path]) -> None:
-    before = window.batches_finished
-    drop(window, paths)
-    qtbot.waitUntil(lambda: window.batches_finished > before, timeout=WAIT_MS)
-
-
-def wait_frames(qtbot, window: MainWindow, count: int) -> None:
-    target = window.frames_shown + count
-    qtbot.waitUntil(lambda: window.frames_shown >= target, timeout=WAIT_MS)
 
 
 # ------------------------------------------------------------------------------------------- window
@@ -420,31 +372,6 @@ def test_export_names_are_unique_per_image():
     # The duplicate policy shared with frnet-app --image (frnet.files.unique_stems).
     assert unique_stems([Path("a/x.jpg"), Path("b/x.png"), Path("y.jpg")]) == ["x", "x-2", "y"]
     assert unique_stems([Path("x-2.jpg"), Path("x.jpg"), Path("b/x.jpg")]) == ["x-2", "x", "x-3"]
-
-
-class FakeCapture:
-    """A ``cv2.VideoCapture`` stand-in: ``frames`` frames, then failure."""
-
-    def __init__(self, opened=True, frames=3):
-        self.opened, self.frames, self.released = opened, frames, False
-
-    def isOpened(self):  # noqa: N802 - OpenCV's name
-        return self.opened
-
-    def set(self, *args):
-        return True
-
-    def get(self, prop):
-        return 0.0
-
-    def read(self):
-        if self.frames <= 0:
-            return False, None
-        self.frames -= 1
-        return True, np.full((48, 64, 3), (10, 20, 30), np.uint8)  # BGR
-
-    def release(self):
-        self.released = True
 
 
 def test_camera_source_with_a_fake_camera():

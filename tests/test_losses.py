@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="training extra (torch) not installed")
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 from frnet import geometry  # noqa: E402
 from frnet.errors import FrnetError  # noqa: E402
@@ -55,14 +56,6 @@ def random_params(batch: int, seed: int = 1, num_coeffs: int = 50) -> np.ndarray
     pose = geometry.compose_pose(scale, rotation, translation).reshape(batch, 12)
     coeffs = rng.normal(size=(batch, num_coeffs))
     return np.concatenate([pose, coeffs], axis=1).astype(np.float32)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

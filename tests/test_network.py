@@ -8,6 +8,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="training extra (torch) not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed")
 pytest.importorskip("onnx", reason="onnx (training extra) not installed")
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 from frnet.train.network import (  # noqa: E402
     INPUT_MEAN,
@@ -21,7 +22,6 @@ from frnet.train.network import (  # noqa: E402
     normalize_input,
 )
 from frnet.train.complexity import PAPER_TABLE2, count_macs, format_table, profile_networks  # noqa: E402
-from test_losses import _one_thread  # noqa: E402, F401  (autouse: torch on one thread, as in test_losses)
 
 
 def _calibrated(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

@@ -3,7 +3,7 @@
 Each test is one or more rows of docs/reliability.md. Fixtures are built in ``tmp_path`` at test
 time from the bundled sample clip (``assets/sample.mp4``: one face, found on every frame), so
 nothing here needs ``../shared``. Jobs run in-process through ``frnet.cli.main`` like
-tests/test_cli.py (whose helpers are reused); the memory bound and the Ctrl-C rows run a real
+tests/test_cli.py (helpers in tests/support.py); the memory bound and the Ctrl-C rows run a real
 subprocess. The network may be an interim one: only faces found, counts, sizes, files and messages
 are asserted, never accuracy.
 """
@@ -26,37 +26,26 @@ import pytest
 
 from frnet.datasets import read_landmarks_csv
 from frnet.video import VideoReader, read_image
-from test_cli import SAMPLE, FakeCamera, assert_one_error_line, run_cli
+from support import (
+    FakeCamera,
+    MODELS,
+    MODEL_FILES,
+    SAMPLE,
+    UNWRITABLE,
+    assert_one_error_line,
+    make_image,
+    models_copy,
+    needs_unwritable,
+    run_cli,
+    write_bgr,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = REPO / "models"
 # The detector's box of the face in SAMPLE's first frame (x0, y0, x1, y1), measured once.
 FACE_BOX = (179, 77, 356, 254)
-UNWRITABLE = Path("/sys")  # not writable even by root (a read-only folder is, for root)
-
-
-def _is_unwritable(folder: Path) -> bool:
-    probe = folder / "frnet-write-probe"
-    try:
-        probe.mkdir()
-    except OSError:
-        return folder.is_dir()
-    probe.rmdir()
-    return False
-
-
-needs_unwritable = pytest.mark.skipif(not _is_unwritable(UNWRITABLE),
-                                      reason="needs a folder nobody may write to (/sys on Linux)")
 
 
 # ----------------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def sample_frame() -> np.ndarray:
-    """The first frame of the sample clip, RGB 640×480, one face at :data:`FACE_BOX`."""
-    with VideoReader(SAMPLE) as reader:
-        return next(iter(reader)).image_rgb
 
 
 def face_tile(frame: np.ndarray, side: int, margin: float = 0.25) -> np.ndarray:
@@ -79,57 +68,6 @@ def face_grid(frame: np.ndarray, count: int = 20, columns: int = 5, side: int = 
         row, column = divmod(i, columns)
         grid[row * cell + gap: row * cell + gap + side, column * cell + gap: column * cell + gap + side] = tile
     return grid, cell
-
-
-def write_bgr(path: Path, image: np.ndarray) -> Path:
-    """Write with OpenCV, keeping the array's own channels/depth (gray, BGRA, 16-bit …)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), image), path
-    return path
-
-
-def make_image(kind: str, folder: Path, frame: np.ndarray) -> Path:
-    """One input file of the kind named in docs/reliability.md, built from the sample frame."""
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    bgr = np.ascontiguousarray(frame[:, :, ::-1])
-    if kind == "empty":
-        path = folder / "empty.jpg"
-        path.write_bytes(b"")
-    elif kind == "random-bytes":
-        path = folder / "noise.jpg"
-        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
-    elif kind == "truncated-png":
-        data = cv2.imencode(".png", bgr)[1].tobytes()
-        path = folder / "cut.png"
-        path.write_bytes(data[: len(data) // 2])
-    elif kind == "truncated-jpeg":
-        data = cv2.imencode(".jpg", bgr)[1].tobytes()
-        path = folder / "cut.jpg"
-        path.write_bytes(data[: len(data) // 2])
-    elif kind == "1x1":
-        path = write_bgr(folder / "dot.png", np.full((1, 1, 3), 90, np.uint8))
-    elif kind == "grayscale":
-        path = write_bgr(folder / "gray.png", cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
-    elif kind == "rgba":
-        alpha = np.full(frame.shape[:2], 200, np.uint8)
-        path = write_bgr(folder / "rgba.png", np.dstack([bgr, alpha]))
-    elif kind == "16-bit":
-        path = write_bgr(folder / "deep.png", bgr.astype(np.uint16) * 257)
-    elif kind == "cmyk-jpeg":
-        path = folder / "cmyk.jpg"
-        Image.fromarray(frame).convert("CMYK").save(path, quality=95)
-        assert Image.open(path).mode == "CMYK"
-    elif kind == "exif-rotated":
-        # Pixels stored turned 90° counter-clockwise, with Orientation 6 ("turn 90° clockwise to view").
-        path = folder / "phone.jpg"
-        exif = Image.Exif()
-        exif[0x0112] = 6
-        Image.fromarray(np.ascontiguousarray(np.rot90(frame, 1))).save(path, quality=95, exif=exif.tobytes())
-    else:
-        raise ValueError(kind)
-    return path
 
 
 def out_files(folder: Path) -> list[str]:
@@ -336,24 +274,6 @@ def test_camera_that_opens_but_gives_no_frames(capsys, tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------- model files
 
 
-def models_copy(folder: Path, name: str, damage: str) -> Path:
-    """A copy of the shipped models/ with ``name`` removed or damaged."""
-    folder.mkdir()
-    for path in MODELS.iterdir():
-        if path.is_file() and not path.name.endswith(".md"):
-            shutil.copyfile(path, folder / path.name)
-    target = folder / name
-    if damage == "missing":
-        target.unlink()
-    else:  # "truncated", "truncated-unchecked" (without its .sha256 file)
-        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
-        if damage == "truncated-unchecked":
-            (folder / f"{name}.sha256").unlink()
-    return folder
-
-
-# The files a CPU run loads by default (--precision auto runs the int8 graph on the CPU).
-MODEL_FILES = ["mobilefrnet_v1_int8.onnx", "frnet_face_model_v1.npz", "face_detection_short_range.tflite"]
 # ... and the float32 graph, loaded with --precision fp32 (and on GPUs).
 PRECISION_OF = {"mobilefrnet_v1.onnx": "fp32"}
 

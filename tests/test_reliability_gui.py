@@ -1,9 +1,9 @@
 """The desktop app's side of docs/reliability.md: bad inputs give a dialog and the app keeps running.
 
-Offscreen pytest-qt, with the window, drop and dialog-recording helpers of tests/test_gui.py. Every
-test ends by showing that the app still works (a good photo or video is processed afterwards), not
-only that it did not crash. Input files come from the builders of tests/test_reliability_cli.py and
-tests/test_reliability_video.py, made in ``tmp_path``.
+Offscreen pytest-qt, with the window and dialog-recording fixtures of tests/conftest.py and the drop
+helpers of tests/support.py. Every test ends by showing that the app still works (a good photo or
+video is processed afterwards), not only that it did not crash. Input files come from the builders
+in tests/support.py (shared with the CLI's reliability tests), made in ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -21,31 +21,22 @@ from PyQt6.QtWidgets import QFileDialog  # noqa: E402
 from frnet.gui import core  # noqa: E402
 from frnet.gui.main_window import MainWindow  # noqa: E402
 from frnet.video import VideoReader  # noqa: E402
-from test_gui import (  # noqa: E402,F401 - fixtures are used by name
-    SAMPLE_VIDEO,
-    WAIT_MS,
+from support import (  # noqa: E402
     FakeCapture,
-    dialogs,
+    MODEL_FILES,
+    SAMPLE_VIDEO,
+    UNWRITABLE,
+    WAIT_MS,
+    _audio_only,
+    damage_middle,
     drop,
     drop_and_wait,
-    settings,
-    wait_frames,
-    window,
-)
-from test_reliability_cli import (  # noqa: E402,F401 - sample_frame is a fixture
-    MODEL_FILES,
-    UNWRITABLE,
+    make_bad_video,
+    make_clip,
     make_image,
     models_copy,
     needs_unwritable,
-    sample_frame,
-)
-from test_reliability_video import (  # noqa: E402,F401 - sample_frames is a fixture
-    _audio_only,
-    damage_middle,
-    make_bad_video,
-    make_clip,
-    sample_frames,
+    wait_frames,
 )
 
 

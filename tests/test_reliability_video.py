@@ -12,7 +12,6 @@ messages and the output file are checked. Ctrl-C during ``--video`` is
 from __future__ import annotations
 
 import json
-import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,83 +21,17 @@ import numpy as np
 import pytest
 
 from frnet.video import MAX_DECODE_WARNINGS, VideoReader
-from test_cli import SAMPLE, assert_one_error_line, run_cli
+from support import (
+    SAMPLE,
+    assert_one_error_line,
+    damage_middle,
+    faststart_copy,
+    make_bad_video,
+    make_clip,
+    run_cli,
+)
 
 FAST = ("--renderer", "cpu", "--preset", "ultrafast")  # the overlay and encoder settings do not matter here
-
-
-@pytest.fixture(scope="module")
-def sample_frames() -> list[np.ndarray]:
-    """The first 60 frames of the sample clip (RGB 640×480, 30 fps)."""
-    with VideoReader(SAMPLE) as reader:
-        frames = []
-        for frame in reader:
-            frames.append(frame.image_rgb)
-            if len(frames) == 60:
-                return frames
-    raise AssertionError("the sample clip has fewer than 60 frames")
-
-
-def make_clip(path: Path, frames: list[np.ndarray], fps: int = 30, pts: list[int] | None = None,
-              time_base: Fraction | None = None, rotation: int | None = None, faststart: bool = False) -> Path:
-    """An H.264 MP4 of ``frames`` (RGB), written with PyAV directly (not with frnet's writer).
-
-    ``pts`` (in ``time_base``) gives irregular frame times; ``rotation`` sets the display matrix
-    (degrees counter-clockwise); ``faststart`` puts the index before the frames.
-    """
-    options = {"movflags": "+faststart"} if faststart else {}
-    with av.open(str(path), "w", options=options) as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p" if stream.width % 2 == 0 and stream.height % 2 == 0 else "yuv444p"
-        stream.codec_context.options = {"threads": "1"}
-        if time_base is not None:
-            stream.codec_context.time_base = time_base
-        if rotation:
-            stream.set_display_rotation(rotation)
-        for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = i if pts is None else pts[i]
-            if time_base is not None:
-                frame.time_base = time_base
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
-
-
-def faststart_copy(source: Path, target: Path) -> Path:
-    """Remux with the index (moov) first, as streamed files have it (no re-encoding)."""
-    with av.open(str(source)) as src, av.open(str(target), "w", options={"movflags": "+faststart"}) as dst:
-        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
-        for packet in src.demux():
-            if packet.dts is not None:
-                packet.stream = streams[packet.stream.index]
-                dst.mux(packet)
-    return target
-
-
-def mp4_boxes(data: bytes) -> dict[str, tuple[int, int]]:
-    """Top-level MP4 boxes: name → (offset, size)."""
-    boxes, offset = {}, 0
-    while offset + 8 <= len(data):
-        size, name = struct.unpack(">I4s", data[offset: offset + 8])
-        if size == 1:
-            size = struct.unpack(">Q", data[offset + 8: offset + 16])[0]
-        boxes[name.decode("latin-1")] = (offset, size)
-        if size < 8:
-            break
-        offset += size
-    return boxes
-
-
-def damage_middle(data: bytes, places: int, length: int = 300, seed: int = 0) -> bytes:
-    """Overwrite ``places`` runs of ``length`` random bytes in the middle third of the frame data."""
-    start, size = mp4_boxes(data)["mdat"]
-    rng = np.random.default_rng(seed)
-    damaged = bytearray(data)
-    for offset in np.linspace(start + size // 3, start + 2 * size // 3, places).astype(int):
-        damaged[offset: offset + length] = rng.integers(0, 256, length, dtype=np.uint8).tobytes()
-    return bytes(damaged)
 
 
 def video_job(capsys, source: Path, out: Path, *options) -> tuple[int, str, str, list[dict]]:
@@ -121,39 +54,6 @@ def warnings_in(stderr: str) -> list[str]:
 
 
 # -------------------------------------------------------------------------------- not a (whole) video
-
-
-def _audio_only(path: Path) -> Path:
-    with av.open(str(path), "w") as container:
-        audio = container.add_stream("aac", rate=16000)
-        audio.layout = "mono"
-        sound = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.int16), format="s16", layout="mono")
-        sound.sample_rate, sound.pts = 16000, 0
-        container.mux(audio.encode(sound))
-        container.mux(audio.encode(None))
-    return path
-
-
-def make_bad_video(kind: str, folder: Path) -> tuple[Path, str]:
-    """A file given as a video that is none: (path, what the error line says)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if kind == "empty":
-        path = folder / "empty.mp4"
-        path.write_bytes(b"")
-        return path, "cannot read video"
-    if kind == "random-bytes":
-        path = folder / "noise.mp4"
-        path.write_bytes(np.random.default_rng(1).integers(0, 256, 8192, dtype=np.uint8).tobytes())
-        return path, "cannot read video"
-    if kind == "cut-index-last":
-        data = SAMPLE.read_bytes()  # index (moov) after the frames, as most cameras write it
-        assert list(mp4_boxes(data))[-1] == "moov"
-        path = folder / "cut.mp4"
-        path.write_bytes(data[: len(data) // 2])
-        return path, "cannot read video"
-    if kind == "no-video-stream":
-        return _audio_only(folder / "sound.m4a"), "no video stream"
-    raise ValueError(kind)
 
 
 @pytest.mark.parametrize("kind", ["empty", "random-bytes", "cut-index-last", "no-video-stream"])

@@ -12,12 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
+from frnet.datasets import shared_data_dir
 from frnet.errors import InputError, OutputError
 from frnet.video import VideoReader, VideoWriter, atomic_write, read_image, write_image_atomic
-from test_reliability_video import _audio_only, faststart_copy  # one set of clip helpers for both video test files
+from support import _audio_only, faststart_copy
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_VIDEOS = REPO.parent / "shared" / "data" / "videos"
+SHARED_VIDEOS = (shared_data_dir() or REPO.parent / "shared" / "data") / "videos"
 SHARED_CLIP = SHARED_VIDEOS / "short_hamilton_clip.mp4"  # 640×360, 29.97 fps, 275 frames, AAC audio
 
 needs_shared_clip = pytest.mark.skipif(

@@ -4,7 +4,8 @@
   processing and export of gallery entries.
 * :mod:`frnet.gui.workers` — ``QObject`` workers in ``QThread`` s running the shared engine
   (:mod:`frnet.engine`) on frames from :mod:`frnet.sources` (the camera code the CLI uses too).
-* :mod:`frnet.gui.view`, :mod:`frnet.gui.gallery`, :mod:`frnet.gui.main_window` — the widgets.
+* :mod:`frnet.gui.view`, :mod:`frnet.gui.gallery`, :mod:`frnet.gui.panels` (the side panels),
+  :mod:`frnet.gui.actions` (actions, menus, toolbar), :mod:`frnet.gui.main_window` — the widgets.
 * :mod:`frnet.gui.settings` — saved settings (``QSettings``).
 * :mod:`frnet.gui.app` — ``run_app()``, the entry point of ``frnet-app`` (see docs/gui.md).
 

@@ -1,8 +1,9 @@
 """The main window: a shell of widgets over the Qt-free core and the two workers.
 
 Layout: toolbar (sources, playback, snapshot/record, export) on top; the live view in the centre;
-a "Controls" dock on the right (overlay toggles, smoothing, HUD numbers, head pose); a "Gallery"
-dock at the bottom (processed photos, export). Everything slow — decoding, inference, rendering,
+a "Controls" dock on the right (:class:`~frnet.gui.panels.ControlsPanel`: overlay toggles,
+smoothing, HUD numbers, head pose); a "Gallery" dock at the bottom
+(:class:`~frnet.gui.panels.GalleryPanel`: processed photos, export). Everything slow — decoding, inference, rendering,
 export — happens in :class:`~frnet.gui.workers.FrameWorker` and
 :class:`~frnet.gui.workers.ImageWorker`; this class only sends them requests through queued
 signals and shows what they send back, so the UI never blocks.
@@ -18,39 +19,28 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter, QPixmap
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QIcon, QKeySequence
 from PyQt6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDockWidget,
     QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressDialog,
-    QPushButton,
-    QScrollArea,
     QSizePolicy,
     QStyle,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
 )
 
 from .. import __version__
-from ..engine import STAGES
 from ..errors import FrnetError
 from ..files import write_image_atomic
 from ..limits import check_camera_index
 from ..render import Renderer
 from ..sources import SourceInfo
 from . import core
-from .gallery import Gallery
+from .actions import TOGGLES, build_actions, build_menus, build_toolbar
+from .panels import ControlsPanel, GalleryPanel
 from .settings import SMOOTHING_ON_LEVELS, AppSettings
 from .view import create_frame_view
 from .workers import BatchSummary, FrameWorker, ImageWorker, LiveFrame, start_in_thread, stop_thread
@@ -61,31 +51,6 @@ WINDOW_TITLE = "frnet — face alignment & 3D reconstruction"
 STATUS_TIMEOUT_MS = 6000
 VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in sorted(core.VIDEO_SUFFIXES)) + ");;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(core.IMAGE_SUFFIXES)) + ");;All files (*)"
-
-# The overlay toggles are OverlayToggles' fields (core.OVERLAY_NAMES), in that order; here only how
-# each looks: name → (menu text, shortcut, status tip).
-TOGGLE_LOOKS = {
-    "landmarks": ("&Landmarks", "L", "Draw the 68 landmarks"),
-    "mesh": ("&Mesh", "M", "Draw the dense 3D mesh, translucent"),
-    "wireframe": ("&Wireframe", "W", "Draw the mesh's edges"),
-    "axes": ("Pose &axes", "A", "Draw the head pose as x/y/z axes"),
-    "depth": ("&Depth colouring", "D", "Colour the mesh by depth (near red, far blue) instead of shading"),
-}
-TOGGLES = {name: TOGGLE_LOOKS.get(name, (name.capitalize(), "", f"Draw the {name}")) for name in core.OVERLAY_NAMES}
-
-
-def _record_icon(size: int = 32) -> QIcon:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor(220, 50, 47))
-    margin = size // 5
-    painter.drawEllipse(margin, margin, size - 2 * margin, size - 2 * margin)
-    painter.end()
-    return QIcon(pixmap)
-
 
 class MainWindow(QMainWindow):
     """The frnet desktop app's window.
@@ -142,7 +107,6 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowNestedDocks)
         self.view = create_frame_view(self, view_backend)
         self.setCentralWidget(self.view)
-        self._actions: dict[str, QAction] = {}
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -168,223 +132,43 @@ class MainWindow(QMainWindow):
     def _icon(self, pixmap: QStyle.StandardPixmap) -> QIcon:
         return self.style().standardIcon(pixmap)
 
-    def _add_action(self, name: str, text: str, slot: Callable | None = None, shortcuts: Iterable[str] = (),
-                    tip: str = "", icon: QIcon | None = None, checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if icon is not None:
-            action.setIcon(icon)
-        shortcuts = [QKeySequence(s) for s in shortcuts]
-        if shortcuts:
-            action.setShortcuts(shortcuts)
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in shortcuts)
-        action.setToolTip(f"{tip or text.replace('&', '')}" + (f" ({keys})" if keys else ""))
-        action.setStatusTip(tip)
-        action.setCheckable(checkable)
-        if slot is not None:
-            (action.toggled if checkable else action.triggered).connect(slot)
-        self.addAction(action)  # shortcuts work even when menus and toolbars are hidden
-        self._actions[name] = action
-        return action
-
     def action(self, name: str) -> QAction:
         """The named action (``open_video``, ``play``, ``landmarks`` …), for tests and scripting."""
         return self._actions[name]
 
     def _build_actions(self) -> None:
-        sp = QStyle.StandardPixmap
-        self._add_action("open_video", "Open &video…", self.open_video_dialog, ["Ctrl+O"],
-                         "Open a video file", self._icon(sp.SP_DialogOpenButton))
-        self._add_action("open_images", "Open &images…", self.open_images_dialog, ["Ctrl+I"],
-                         "Reconstruct the faces in one or more photos", self._icon(sp.SP_FileDialogContentsView))
-        self._add_action("open_folder", "Open &folder of images…", self.open_folder_dialog, ["Ctrl+Shift+I"],
-                         "Reconstruct the faces in every photo of a folder", self._icon(sp.SP_DirOpenIcon))
-        self._add_action("webcam", "Start &webcam", self.open_camera, [],
-                         "Show the camera picked in the toolbar", self._icon(sp.SP_ComputerIcon))
-        self._add_action("probe", "Find cameras", self.probe_cameras, [],
-                         "Look for connected cameras (0–4)", self._icon(sp.SP_BrowserReload))
-        self._add_action("play", "&Play", self.toggle_play, ["Space"],
-                         "Play or pause", self._icon(sp.SP_MediaPlay))
-        self._add_action("step", "&Step", self.step, ["Right", "."],
-                         "Pause and show the next frame", self._icon(sp.SP_MediaSkipForward))
-        self._add_action("stop", "S&top", self.stop_source, [],
-                         "Close the video or camera", self._icon(sp.SP_MediaStop))
-        self._add_action("snapshot", "&Snapshot…", self.snapshot, ["Ctrl+S"],
-                         "Save the picture on show as PNG", self._icon(sp.SP_DialogSaveButton))
-        self._add_action("record", "&Record…", self.toggle_record, ["Ctrl+R"],
-                         "Record the live view with its overlay to MP4", _record_icon())
-        self._add_action("export", "&Export selected…", self.export_selected, ["Ctrl+E"],
-                         "Export the selected gallery images' meshes and landmarks", self._icon(sp.SP_DriveHDIcon))
-        self._add_action("quit", "&Quit", self.close, ["Ctrl+Q"], "Quit frnet")
-        for name, (text, key, tip) in TOGGLES.items():
-            self._add_action(name, text, self._on_overlay_toggled, [key] if key else [], tip, checkable=True)
-        self._add_action("smoothing", "S&moothing", self._on_smoothing_toggled, ["S"],
-                         "Smooth the tracked faces over time (the level is picked beside it; "
-                         "the same presets as frnet-app --smoothing)", checkable=True)
-        self._add_action("hud", "&HUD on view", self._on_hud_toggled, ["H"],
-                         "Show fps, timings and pose over the live view", checkable=True)
-        self._add_action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, ["F1"])
-        self._add_action("about", "&About frnet", self.show_about)
+        self._actions = build_actions(self)
 
     def _build_menus(self) -> None:
-        menus = {
-            "&File": ["open_video", "open_images", "open_folder", None, "webcam", "probe", None,
-                      "snapshot", "record", "export", None, "quit"],
-            "&Playback": ["play", "step", "stop"],
-            "&View": list(TOGGLES) + [None, "smoothing", "hud"],
-            "&Help": ["shortcuts", "about"],
-        }
-        for title, names in menus.items():
-            menu = self.menuBar().addMenu(title)
-            for name in names:
-                if name is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(self._actions[name])
+        build_menus(self, self._actions)
 
     def _build_toolbar(self) -> None:
-        bar = self.addToolBar("Main")
-        bar.setObjectName("main_toolbar")
-        bar.setMovable(False)
-        bar.setIconSize(QSize(20, 20))
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for name in ("open_video", "open_images"):
-            bar.addAction(self._actions[name])
-        bar.addSeparator()
-        self.camera_combo = QComboBox()
-        self.camera_combo.setToolTip("Which webcam to open")
-        self.camera_combo.addItems([f"Camera {i}" for i in core.CAMERA_INDICES])
-        self.camera_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.camera_combo.currentIndexChanged.connect(self._on_camera_picked)
-        bar.addWidget(self.camera_combo)
-        for name in ("probe", "webcam"):
-            bar.addAction(self._actions[name])
-        bar.addSeparator()
-        for name in ("play", "step", "stop"):
-            bar.addAction(self._actions[name])
-        bar.addSeparator()
-        for name in ("snapshot", "record", "export"):
-            bar.addAction(self._actions[name])
-        for button in bar.findChildren(QToolButton):
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space and arrows stay shortcuts
-        for name in ("probe", "step", "stop"):  # icons enough; the tooltips say what they do
-            bar.widgetForAction(self._actions[name]).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.camera_combo = build_toolbar(self, self._actions)
 
     def _build_controls_dock(self) -> None:
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(6)
-
-        overlay_box = QGroupBox("Overlay")
-        overlay_layout = QVBoxLayout(overlay_box)
-        overlay_layout.setSpacing(2)
-        self.overlay_boxes: dict[str, QCheckBox] = {}
-        for name in [*TOGGLES, "smoothing", "hud"]:
-            action = self._actions[name]
-            key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            box = QCheckBox(f"{action.text().replace('&', '')}   [{key}]")
-            box.setToolTip(action.toolTip())
-            box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            box.toggled.connect(action.setChecked)
-            action.toggled.connect(box.setChecked)
-            if name == "smoothing":
-                overlay_layout.addSpacing(4)
-            overlay_layout.addWidget(box)
-            self.overlay_boxes[name] = box
-            if name == "smoothing":
-                self.smoothing_combo = QComboBox()
-                for level in SMOOTHING_ON_LEVELS:
-                    self.smoothing_combo.addItem(f"{level} smoothing", level)
-                self.smoothing_combo.setToolTip("light: jitter about halved, no lag on fast motion; "
-                                                "strong: calmest, some lag on fast motion (docs/video.md)")
-                self.smoothing_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-                self.smoothing_combo.currentIndexChanged.connect(self._on_smoothing_level_picked)
-                overlay_layout.addWidget(self.smoothing_combo)
-        layout.addWidget(overlay_box)
-
-        faces_box = QGroupBox("Frame")
-        faces_form = QFormLayout(faces_box)
-        self.hud_labels: dict[str, QLabel] = {}
-        for key, text in (("source", "Source"), ("frame", "Frame"), ("faces", "Faces"),
-                          ("yaw", "Yaw"), ("pitch", "Pitch"), ("roll", "Roll")):
-            self.hud_labels[key] = self._value_label(faces_form, text)
-        layout.addWidget(faces_box)
-
-        perf_box = QGroupBox("Performance (ms per frame)")
-        perf_grid = QGridLayout(perf_box)
-        perf_grid.setVerticalSpacing(3)
-        perf_grid.setHorizontalSpacing(8)
-        names = [("fps", "FPS"), ("total", "total"), *((stage, stage) for stage in (*STAGES, "render"))]
-        for i, (key, text) in enumerate(names):
-            row, column = divmod(i, 2)
-            name = QLabel(text)
-            name.setStyleSheet("color: #a0a4ab;")
-            value = QLabel("–")
-            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            value.setMinimumWidth(44)
-            perf_grid.addWidget(name, row, 2 * column)
-            perf_grid.addWidget(value, row, 2 * column + 1)
-            self.hud_labels[key] = value
-        perf_grid.setColumnStretch(1, 1)
-        perf_grid.setColumnStretch(3, 1)
-        layout.addWidget(perf_box)
-
-        layout.addStretch(1)
-
-        scroll = QScrollArea()
-        scroll.setWidget(panel)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.controls = ControlsPanel(self._actions, [*TOGGLES, "smoothing", "hud"], SMOOTHING_ON_LEVELS)
+        self.overlay_boxes = self.controls.overlay_boxes
+        self.hud_labels = self.controls.hud_labels
+        self.smoothing_combo = self.controls.smoothing_combo
+        self.smoothing_combo.currentIndexChanged.connect(self._on_smoothing_level_picked)
         dock = QDockWidget("Controls", self)
         dock.setObjectName("controls_dock")
-        dock.setWidget(scroll)
+        dock.setWidget(self.controls)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
                          QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         dock.setMinimumWidth(250)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.controls_dock = dock
 
-    @staticmethod
-    def _value_label(form: QFormLayout, text: str) -> QLabel:
-        form.setVerticalSpacing(3)
-        label = QLabel("–")
-        label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        label.setMinimumWidth(90)
-        form.addRow(text, label)
-        return label
-
     def _build_gallery_dock(self) -> None:
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-        layout.setContentsMargins(6, 4, 6, 6)
-        self.gallery = Gallery()
+        panel = self.gallery_panel = GalleryPanel(self._actions["export"])
+        self.gallery, self.gallery_info = panel.gallery, panel.gallery_info
+        self.format_combo, self.export_button = panel.format_combo, panel.export_button
+        self.texture_check = panel.texture_check
         self.gallery.entry_activated.connect(self.show_entry)
         self.gallery.itemSelectionChanged.connect(self._update_export_enabled)
-        layout.addWidget(self.gallery, 1)
-        row = QHBoxLayout()
-        self.gallery_info = QLabel("Drop photos or a folder to reconstruct every face")
-        row.addWidget(self.gallery_info, 1)
-        select_all = QPushButton("Select all")
-        select_all.clicked.connect(self.gallery.selectAll)
-        clear = QPushButton("Clear")
-        clear.clicked.connect(self.clear_gallery)
-        self.format_combo = QComboBox()
-        for fmt in core.EXPORT_FORMATS:
-            self.format_combo.addItem(f"{fmt.upper()} + landmarks JSON", fmt)
-        self.format_combo.setToolTip("Mesh format of the export (vertex colours from the photo)")
+        panel.clear_button.clicked.connect(self.clear_gallery)
         self.format_combo.currentIndexChanged.connect(self._on_format_picked)
-        self.texture_check = QCheckBox("UV texture")
-        self.texture_check.setToolTip("Unwrap each face into a UV texture (hidden parts filled from the mirrored "
-                                      "side): OBJ + MTL + PNG, GLB with it embedded, PLY colours from it")
-        self.export_button = QPushButton(self._actions["export"].icon(), "Export selected…")
-        self.export_button.setToolTip(self._actions["export"].toolTip())
-        self.export_button.clicked.connect(self.export_selected)
-        for widget in (select_all, clear, self.format_combo, self.texture_check, self.export_button):
-            widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            row.addWidget(widget)
-        layout.addLayout(row)
         dock = QDockWidget("Gallery", self)
         dock.setObjectName("gallery_dock")
         dock.setWidget(panel)
@@ -590,7 +374,7 @@ class MainWindow(QMainWindow):
     def _on_source_opened(self, info: SourceInfo) -> None:
         self.source_info = info
         self.setWindowTitle(f"{info.name} — {WINDOW_TITLE}")
-        self.hud_labels["source"].setText(info.name)
+        self.controls.set_source(info.name)
         if info.camera_index is not None:
             self.settings.camera_index = info.camera_index
 
@@ -615,17 +399,7 @@ class MainWindow(QMainWindow):
         self._show_hud(live.hud)
 
     def _show_hud(self, hud: core.HudData) -> None:
-        labels = self.hud_labels
-        labels["faces"].setText(str(hud.face_count))
-        pose = hud.yaw_pitch_roll_deg
-        for key, value in zip(("yaw", "pitch", "roll"), pose if pose is not None else (None,) * 3):
-            labels[key].setText("–" if value is None else f"{value:+.1f}°")
-        labels["fps"].setText(f"{hud.fps:.1f}" if hud.fps else "–")
-        for stage, ms in hud.timings_ms.items():
-            if stage in labels:
-                labels[stage].setText(f"{ms:.1f}")
-        labels["total"].setText(f"{hud.total_ms:.1f}")
-        labels["frame"].setText(f"{hud.frame_index + 1}" + (f" / {hud.frame_count}" if hud.frame_count else ""))
+        self.controls.show_hud(hud)
 
     def _on_cameras_found(self, found: list[int]) -> None:
         for index in core.CAMERA_INDICES:
@@ -722,7 +496,7 @@ class MainWindow(QMainWindow):
         self.view.set_hud([f"{entry.path.name}   {entry.face_count} face(s)",
                            core.format_pose(hud.yaw_pitch_roll_deg)])
         self._show_hud(hud)
-        self.hud_labels["source"].setText(entry.path.name)
+        self.controls.set_source(entry.path.name)
         self.status(f"Showing {entry.path.name} ({entry.face_count} face(s))")
 
     def clear_gallery(self) -> None:
@@ -730,13 +504,7 @@ class MainWindow(QMainWindow):
         self._update_export_enabled()
 
     def _update_export_enabled(self) -> None:
-        selected = len(self.gallery.selectedItems())
-        total = self.gallery.count()
-        faces = sum(e.face_count for e in self.gallery.entries())
-        self.export_button.setEnabled(selected > 0 and not self.export_running)
-        self.export_button.setText(f"Export {selected} selected…" if selected else "Export selected…")
-        if total:
-            self.gallery_info.setText(f"{total} image(s), {faces} face(s) — {selected} selected")
+        self.gallery_panel.update_export(self.export_running)
 
     def _on_format_picked(self, index: int) -> None:
         fmt = self.format_combo.itemData(index)
@@ -747,11 +515,14 @@ class MainWindow(QMainWindow):
         self._open_progress("Reconstructing faces…", total)
 
     def _on_batch_progress(self, done: int, total: int, name: str) -> None:
-        if self._progress is not None:
-            self._progress.setMaximum(total)
-            self._progress.setValue(done)
-            if name:
-                self._progress.setLabelText(f"Reconstructing faces… {done + 1} of {total}: {name}")
+        # A modal dialog's setValue() runs the event loop, where the batch may end and close the
+        # dialog (self._progress becomes None): keep this call's own reference.
+        dialog = self._progress
+        if dialog is not None:
+            dialog.setMaximum(total)
+            dialog.setValue(done)
+            if name and self._progress is dialog:
+                dialog.setLabelText(f"Reconstructing faces… {done + 1} of {total}: {name}")
         if name:
             self.status(f"Image {done + 1} of {total}: {name}", 0)
 
@@ -795,9 +566,10 @@ class MainWindow(QMainWindow):
         self._open_progress("Exporting meshes…", total)
 
     def _on_export_progress(self, done: int, total: int) -> None:
-        if self._progress is not None:
-            self._progress.setMaximum(total)
-            self._progress.setValue(done)
+        dialog = self._progress  # see _on_batch_progress
+        if dialog is not None:
+            dialog.setMaximum(total)
+            dialog.setValue(done)
 
     def _on_export_finished(self, summary: core.ExportSummary) -> None:
         self._close_progress()

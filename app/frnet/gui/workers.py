@@ -1,4 +1,4 @@
-"""Workers that run the pipeline and the renderer off the UI thread.
+"""Workers that run the engine (pipeline + renderer) off the UI thread, one QThread each.
 
 Each worker is a ``QObject`` moved into its own ``QThread`` (superqt's pattern: the work happens in
 slots, results leave through signals, errors through an ``error(title, message)`` signal). The
