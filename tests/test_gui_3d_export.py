@@ -20,15 +20,7 @@ from file_clients import gltf_validator, validate_gltf  # noqa: E402
 from frnet.gltf import accessor_array, read_glb  # noqa: E402
 from frnet.gui import core  # noqa: E402
 from frnet.video import VideoReader, write_image_atomic  # noqa: E402
-from test_gui import (  # noqa: E402,F401 - fixtures are used by name
-    SAMPLE_VIDEO,
-    WAIT_MS,
-    dialogs,
-    drop_and_wait,
-    settings,
-    wait_frames,
-    window,
-)
+from support import SAMPLE_VIDEO, WAIT_MS, drop_and_wait, wait_frames  # noqa: E402 - fixtures: conftest.py
 
 
 def test_textured_export_of_a_dropped_photo(qtbot, window, dialogs, monkeypatch, tmp_path):

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from frnet.video import VideoReader, read_image
-from test_cli import SAMPLE, assert_one_error_line, run_cli
-from test_reliability_cli import FACE_BOX, MODELS, face_tile, out_files, sample_frame, write_bgr  # noqa: F401
+from support import SAMPLE, assert_one_error_line, run_cli
+from support import MODELS, write_bgr
+from test_reliability_cli import FACE_BOX, face_tile, out_files
 
 REPO = Path(__file__).resolve().parents[1]
 SHADERS = REPO / "shaders"

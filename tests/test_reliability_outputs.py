@@ -23,8 +23,9 @@ import pytest
 from frnet.errors import OutputError
 from frnet.outputs import OutputTarget, check_output
 from frnet.video import VideoReader, VideoWriter, atomic_write
-from test_cli import SAMPLE, assert_one_error_line, run_cli
-from test_reliability_cli import no_temp_files, out_files, sample_frame, write_bgr  # noqa: F401
+from support import SAMPLE, assert_one_error_line, run_cli
+from support import write_bgr
+from test_reliability_cli import no_temp_files, out_files
 
 FAST = ("--renderer", "cpu", "--preset", "ultrafast")
 

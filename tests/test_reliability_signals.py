@@ -20,7 +20,7 @@ import pytest
 
 from frnet import signals
 from frnet.video import VideoReader
-from test_cli import SAMPLE, assert_one_error_line
+from support import SAMPLE, assert_one_error_line
 from test_reliability_cli import out_files
 
 FAST = ("--renderer", "cpu", "--preset", "ultrafast", "--no-mesh")
@@ -191,7 +191,8 @@ def test_desktop_app_closes_on_a_stop_signal(tmp_path, signum, code):
 
 def test_sigterm_stops_a_webcam_recording_and_keeps_it(tmp_path):
     """SIGTERM stops ``--webcam N --out FILE`` like Ctrl-C: the recording is finished and kept."""
-    from test_reliability_cli import FAKE_CAMERA_RUN, _interrupt_when, write_bgr
+    from support import write_bgr
+    from test_reliability_cli import FAKE_CAMERA_RUN, _interrupt_when
 
     with VideoReader(SAMPLE) as reader:
         frame = write_bgr(tmp_path / "frame.png", next(iter(reader)).image_rgb[:, :, ::-1])
