@@ -321,9 +321,8 @@ def run_video(job: VideoJob, progress: ProgressFactory = no_progress,
                 raise OutputError(f"{other} and {name} are the same file ({path})")
     if not source.is_file():
         raise InputError(f"cannot read video {source}: no such file")
-    check_output(out, inputs=[source], option="--out")  # every output before any work
-    if job.landmarks_out is not None:
-        check_output(job.landmarks_out, inputs=[source], option="--landmarks-out")
+    for name, path in outputs:  # every output before any work (--out is optional with --anim-out)
+        check_output(path, inputs=[source], option=name)
     threads = job.engine.pipeline.threads
     _limit_threads(threads)
     stats = StreamStats()
