@@ -22,12 +22,12 @@ import numpy as np
 from . import crop
 from .detect import Detection, FaceDetector
 from .errors import InputError
+from .files import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("detector", "gt")
 MIN_MATCH_IOU = 0.1  # a detected face must overlap the ground truth's box this much to be scored
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def gt_box(landmarks68: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from .. import crop, geometry
-from ..datasets import read_landmarks_csv, shared_data_dir
+from ..datasets import read_ground_truth_csv, read_landmarks_csv, shared_data_dir
 from ..facemodel import load_face_model
 from ..fitting import fit_to_landmarks_2d, label_noise_mm
 from .labels import CONTEXT_SIZE, DEFAULT_DIR, context_box
@@ -78,11 +78,9 @@ def read_visibility_csv(path: Path) -> dict[str, np.ndarray]:
 
 
 def read_partial_landmarks_csv(path: Path) -> dict[str, np.ndarray]:
-    """``image,x0,y0,…`` rows whose empty cells (self-occluded points) become NaN."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
-    return {row[0]: np.array([float(v) if v.strip() else np.nan for v in row[1:137]]).reshape(68, 2)
-            for row in rows[1:] if row}
+    """``image,x0,y0,…`` rows whose empty cells (self-occluded points) become NaN
+    (:func:`frnet.datasets.read_ground_truth_csv`, without the pose columns)."""
+    return {name: points for name, (points, _) in read_ground_truth_csv(path).items() if points is not None}
 
 
 def read_meta_csv(path: Path) -> dict[str, dict]:

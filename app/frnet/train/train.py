@@ -187,15 +187,12 @@ def parameter_statistics(data: TrainingData, rng: np.random.Generator, count: in
 
 
 def masked_nme_box(pred: np.ndarray, human68: np.ndarray) -> np.ndarray:
-    """Per sample: mean 2D error over the labelled (finite) points / √(w·h) of their box; NaN if < 6."""
-    known = np.isfinite(human68).all(axis=-1)
-    error = np.linalg.norm(np.nan_to_num(pred[..., :2] - human68), axis=-1)
-    lo = np.where(known[..., None], human68, np.inf).min(axis=1)
-    hi = np.where(known[..., None], human68, -np.inf).max(axis=1)
-    size = np.sqrt(np.clip(np.prod(hi - lo, axis=-1), 1e-9, None))
-    count = known.sum(axis=1)
-    mean = (error * known).sum(axis=1) / np.maximum(count, 1)
-    return np.where(count >= 6, mean / size, np.nan)
+    """Per sample: :func:`frnet.evaluate.nme` over the labelled (finite) points; NaN if fewer than 6."""
+    out = np.full(len(human68), np.nan)
+    enough = np.isfinite(human68).all(axis=-1).sum(axis=1) >= 6
+    if enough.any():
+        out[enough] = nme(pred[enough][..., :2], human68[enough])
+    return out
 
 
 YAW_BINS_DEG = ((0, 30), (30, 60), (60, 91))
