@@ -31,7 +31,7 @@ import numpy as np
 from frnet import crop, evaluate, geometry
 from frnet.datasets import shared_data_dir
 from frnet.errors import InputError
-from frnet.eval_images import MIN_MATCH_IOU, find_images, gt_box
+from frnet.eval_images import best_match, find_images, gt_box
 
 SIZE = 120
 
@@ -143,11 +143,7 @@ def predict(images: dict[str, Path], ground_truth: dict, protocol: str, tddfa: T
                 candidates = [(tddfa.landmarks(params, roi2), tddfa.pose_deg(params))]
             else:
                 candidates = [tddfa(bgr, d.box_xyxy) for d in detector(rgb)]
-            best, best_iou = None, MIN_MATCH_IOU
-            for points, pose in candidates:
-                iou = crop.box_iou(np.concatenate([points.min(0), points.max(0)]), box)
-                if iou >= best_iou:
-                    best, best_iou = (points, pose), iou
+            best = best_match(candidates, [np.concatenate([p.min(0), p.max(0)]) for p, _ in candidates], box)
             landmarks[key] = None if best is None else best[0]
             if best is not None:
                 poses[key] = best[1]

@@ -37,6 +37,16 @@ def gt_box(landmarks68: np.ndarray) -> np.ndarray:
     return np.concatenate([pts.min(axis=0), pts.max(axis=0)])
 
 
+def best_match(candidates: list, boxes: list[np.ndarray], truth_box: np.ndarray):
+    """The candidate whose box overlaps ``truth_box`` most (IoU ≥ ``MIN_MATCH_IOU``), else None."""
+    best, best_iou = None, MIN_MATCH_IOU
+    for candidate, box in zip(candidates, boxes):
+        iou = crop.box_iou(box, truth_box)
+        if iou >= best_iou:
+            best, best_iou = candidate, iou
+    return best
+
+
 def detection_for_roi(roi: np.ndarray) -> Detection:
     """A detector box that :func:`frnet.crop.roi_from_detection` turns back into ``roi`` exactly."""
     side = float(roi[2] - roi[0])
@@ -89,12 +99,7 @@ def _predict_with(pipeline, images, ground_truth, given, read_image):
         if given is not None:
             given.boxes = [detection_for_roi(crop.roi_from_landmarks(truth[np.isfinite(truth).all(axis=1)]))]
         faces = pipeline.process(image).faces
-        box = gt_box(truth)
-        best, best_iou = None, MIN_MATCH_IOU
-        for face in faces:
-            iou = crop.box_iou(face.box_xyxy, box)
-            if iou >= best_iou:
-                best, best_iou = face, iou
+        best = best_match(faces, [face.box_xyxy for face in faces], gt_box(truth))
         landmarks[key] = None if best is None else np.asarray(best.landmarks68)
         if best is not None:
             poses[key] = np.asarray(best.yaw_pitch_roll_deg, np.float64)
