@@ -17,7 +17,7 @@ Faces/s = batch ÷ median time of one call, the call including what the app's ca
 uint8 → float32 NCHW conversion on the host and the copies to and from the GPU). fp16 "holds" when
 its 68 landmarks lie no farther from the CPU float32 graph's than the shipped int8 graph's do on the
 CPU (mean ≤ 0.25 px, 99th percentile ≤ 1.0 px in the 120×120 crop), measured on real face crops
-from ``../shared/data`` (random crops, marked as such, when that folder is absent).
+from ``../shared/data`` (from the bundled sample clip when that folder is absent).
 """
 
 from __future__ import annotations
@@ -37,25 +37,29 @@ FP16_MAX_P99_SHIFT_PX = 1.0
 
 
 def face_crops(count: int = 64) -> tuple[np.ndarray, str]:
-    """Real face crops framed by the CPU float32 pipeline, or random crops without ../shared."""
+    """Real face crops framed by the CPU float32 pipeline: ../shared photos, else the bundled sample clip."""
     from frnet import crop
     from frnet.datasets import shared_data_dir
     from frnet.pipeline import Pipeline, PipelineOptions
-    from frnet.video import read_image
+    from frnet.resources import resource_path
+    from frnet.video import VideoReader, read_image
 
     shared = shared_data_dir()
-    if shared is None:
-        rng = np.random.default_rng(0)
-        return rng.integers(0, 256, (count, 120, 120, 3), dtype=np.uint8), "random crops (../shared/data absent)"
-    paths = sorted((shared / "images").glob("*.jpg")) + sorted((shared / "ytf68" / "images").glob("*.jpg"))[::41]
+    if shared is not None:
+        paths = sorted((shared / "images").glob("*.jpg")) + sorted((shared / "ytf68" / "images").glob("*.jpg"))[::41]
+        frames, where = (read_image(path) for path in paths), f"photos in {shared}"
+    else:
+        sample = resource_path("assets", "sample.mp4")
+        frames, where = (frame.image_rgb for frame in VideoReader(sample)), f"the bundled {sample.name} (../shared/data absent)"
     crops = []
     with Pipeline(PipelineOptions(device="cpu", threads=1, precision="fp32")) as pipeline:
-        for path in paths:
-            frame = read_image(path)
+        for frame in frames:
             crops += [crop.crop_image(frame, face.roi_box) for face in pipeline.process(frame).faces]
             if len(crops) >= count:
                 break
-    return np.stack(crops[:count]), f"{min(len(crops), count)} real face crops from {shared}"
+    if not crops:
+        raise SystemExit(f"no face found in {where}: nothing to compare the precisions on")
+    return np.stack(crops[:count]), f"{min(len(crops), count)} real face crops from {where}"
 
 
 def landmark_shift(params_a: np.ndarray, params_b: np.ndarray) -> dict[str, float]:

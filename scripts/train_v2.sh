@@ -8,8 +8,9 @@
 # Data (research use; see models/README.md): ytf68 / UTKFace / shared clips fitted to MediaPipe Face
 # Mesh (.cache/teacher, build env), AFLW (MERL-RAV labels) and 300-W AFW/HELEN fitted to their
 # human 68 points (frnet.train.real_labels), and yaw + pitch profiled views of both
-# (frnet.train.profiling --max-pitch 45). The schedule is fixed by EPOCHS × SAMPLES, so a resumed
-# run continues the same one-cycle schedule; the first run starts from the shipped v1 state.
+# (frnet.train.profiling --max-pitch 45). The schedule is EPOCHS × SAMPLES one-cycle; a resumed run
+# continues it, and a resume with another EPOCHS re-lays the anneal over the new total from the step
+# reached (30 since 2026-12-02: 7 epochs were run under 120). The first run starts from the v1 state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -17,7 +18,7 @@ BUILD_PY=${BUILD_PY:-.venv-build/bin/python}
 DATA=${DATA:-.cache/dataset}
 RUN=${RUN:-runs/mobilefrnet_v2}
 DEVICE=${DEVICE:-cpu}
-EPOCHS=${EPOCHS:-120}
+EPOCHS=${EPOCHS:-30}
 SAMPLES=${SAMPLES:-10000}
 THREADS=${THREADS:-2}
 export OMP_WAIT_POLICY=PASSIVE

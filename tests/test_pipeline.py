@@ -336,6 +336,71 @@ def test_a_second_looser_box_of_a_tracked_face_starts_no_track(face_model):
     assert all(len(r.faces) == 1 and r.faces[0].track_id == 0 for r in results)
 
 
+class SquareFinder(FramedRegressor):
+    """A stub network that finds the one bright square of a frame in its crop and predicts a face
+    there (centre and size from the square's visible part), so a crop placed off the face slides
+    onto it frame by frame, as the real network's landmark-framed crops do."""
+
+    def __call__(self, crops):
+        self.calls.append(len(crops))
+        out = np.tile(self.params, (len(crops), 1)).astype(np.float64)
+        full = np.array([0.0, 0.0, geometry.CROP_SIZE, geometry.CROP_SIZE])
+        for k, image in enumerate(crops):
+            ys, xs = np.nonzero(image[..., 0] > 128)
+            if not len(xs):
+                continue
+            side = max(np.ptp(xs), np.ptp(ys)) + 1.0
+            centre = np.array([(xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2])
+            # the stub face fills the centred ROI the landmark rule gives; move and scale that ROI
+            # onto the square (the square is SQUARE_SHARE of a well-framed crop)
+            half = side / SQUARE_SHARE / 2
+            roi = np.array([centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half])
+            out[k] = crop.reroi_params(self.params, roi, full)
+        return out.astype(np.float32)
+
+
+SQUARE_SHARE = 100.0 / 150.0  # a 100-px square (the scripted face box) in a 150-px ROI
+
+
+def _square_clip(face_model):
+    """Frames with one bright square (the face); the detector also boxes a spot beside it once."""
+    frame = np.zeros((480, 640, 3), np.uint8)
+    x0, y0, x1, y1 = FACE_BOX.astype(int)
+    frame[y0:y1, x0:x1] = 255
+    off = FACE_BOX + np.array([95.0, 0.0, 95.0, 0.0])  # a box beside the face: matches no track
+    script = [[FACE_BOX]] * 10 + [[FACE_BOX, off]] + [[FACE_BOX]] * 9
+    results: list = []
+
+    class Scripted(ScriptedDetector):
+        def __call__(self, image, timestamp_ms=None):
+            self.script = [script[len(results)]]
+            return super().__call__(image, timestamp_ms)
+
+    options = PipelineOptions(mode="video", redetect_every=10, smoothing="none", dense=False)
+    with Pipeline(options, face_model=face_model, regressor=SquareFinder(face_model),
+                  detector=Scripted([None])) as pipeline:
+        for k in range(len(script)):
+            results.append(pipeline.process(frame, 33 * k))
+    return results
+
+
+def _same_face_twice(result) -> bool:
+    boxes = [f.roi_box for f in result.faces]
+    return any(crop.box_iou(a, b) > 0.5 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_a_track_started_off_the_face_merges_into_the_tracked_one(face_model, monkeypatch):
+    import frnet.pipeline as pipeline_module
+
+    results = _square_clip(face_model)
+    assert not any(_same_face_twice(r) for r in results)
+    assert all(len(r.faces) == 1 and r.faces[0].track_id == 0 for r in results)
+    # without the merge the same scene reports the face twice from the off-face detection on
+    monkeypatch.setattr(pipeline_module, "DUPLICATE_IOU", 1.01)
+    unmerged = _square_clip(face_model)
+    assert [_same_face_twice(r) for r in unmerged] == [False] * 10 + [True] * 10
+
+
 # -- crops ------------------------------------------------------------------------------------------
 def test_area_crop_of_a_roi_whose_corners_round_differently():
     """Regression: x and y rounded separately made the area-averaged crop region non-square."""

@@ -143,6 +143,15 @@ def test_training_runs_and_resumes_on_a_tiny_cache(face_model, tmp_path):
     assert [row.split(",")[0] for row in log[1:]] == ["1", "2"]
     state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     assert state["epoch"] == 2
+    # a longer --epochs on resume re-lays the one-cycle schedule over the new total, keeping the step
+    steps = state["scheduler"]["last_epoch"]
+    training.train(types.SimpleNamespace(**(args | {"resume": True, "max_minutes": None, "epochs": 4})))
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert state["epoch"] == 4 and state["scheduler"]["total_steps"] == 4 * 2
+    assert state["scheduler"]["last_epoch"] == steps + 2 * 2
+    assert state["scheduler"]["_schedule_phases"][-1]["end_step"] == 4 * 2 - 1  # the anneal ends with the new total
+    with pytest.raises(SystemExit, match="already taken"):
+        training.train(types.SimpleNamespace(**(args | {"resume": True, "epochs": 1})))
 
 
 @pytest.mark.skipif(shared_data_dir() is None or not (shared_data_dir() / "aflw_merlrav").is_dir(),

@@ -43,6 +43,7 @@ MATCH_MIN_IOU = 0.2  # a detection continues a track when their ROIs overlap at 
 ROI_DRIFT_LOG_RATIO = 0.15  # ≈ 16 % size difference between tracked and detected ROI → re-anchor
 ROI_JUMP_LOG_RATIO = 0.25  # the tracked ROI changed size by ≈ 28 % in one frame → the detector checks it
 MAX_MISSED_DETECTIONS = 3  # a track the detector misses this many times in a row is dropped
+DUPLICATE_IOU = 0.5  # two tracks whose landmark ROIs overlap more than this are one face (the younger goes)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,10 @@ class Pipeline:
         # The unsmoothed landmarks frame the next crop (video) and measure the face's speed.
         raw_landmarks = [self._landmarks_image(p, t.roi_box) for t, p in zip(tracks, params)]
         next_rois = [crop.roi_from_landmarks(lm) for lm in raw_landmarks]
+        if video and len(tracks) > 1:
+            keep = self._distinct_faces(tracks, next_rois)
+            tracks, raw_landmarks, next_rois = ([seq[i] for i in keep] for seq in (tracks, raw_landmarks, next_rois))
+            params = params[keep]
 
         # smooth (video) in a frame-fixed ROI so ROI moves are not taken for motion.
         t3 = time.perf_counter()
@@ -354,6 +359,23 @@ class Pipeline:
                 if track.missed < MAX_MISSED_DETECTIONS and not track.verify:
                     kept.append(track)
         return kept
+
+    @staticmethod
+    def _distinct_faces(tracks: list[_Track], rois: list[np.ndarray]) -> list[int]:
+        """Indices of the tracks to keep when two have converged onto one face.
+
+        A detection the matching could not tie to a tracked face (a loose box, or one on a
+        face-like patch of background) starts a track whose landmark-framed crop then slides onto
+        the nearest real face within a few frames; from then on both tracks would report the same
+        face twice. Two tracks whose landmark ROIs overlap more than ``DUPLICATE_IOU`` are one
+        face: the older track (its smoothing state, its id) stays, the younger is dropped.
+        """
+        order = sorted(range(len(tracks)), key=lambda i: tracks[i].track_id)
+        keep: list[int] = []
+        for i in order:
+            if all(crop.box_iou(rois[i], rois[j]) <= DUPLICATE_IOU for j in keep):
+                keep.append(i)
+        return sorted(keep)
 
     @staticmethod
     def _centre_inside(inner: np.ndarray, outer: np.ndarray) -> bool:

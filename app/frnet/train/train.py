@@ -290,6 +290,41 @@ def plot_log(csv_path: Path, png_path: Path) -> None:
     tmp.replace(png_path)
 
 
+def _prefetched(make_batch, count: int):
+    """Yield ``make_batch(0) … make_batch(count - 1)``, each made in a background thread while the
+    previous one trains (augmentation is numpy/OpenCV, which release the GIL, and would otherwise
+    leave a core idle during it). One worker makes them strictly in order, so the random stream,
+    and with it the run, is the same as made inline; nothing is made beyond ``count``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batches") as pool:
+        pending = pool.submit(make_batch, 0) if count else None
+        for step in range(count):
+            batch = pending.result()
+            pending = pool.submit(make_batch, step + 1) if step + 1 < count else None
+            yield batch
+
+
+def _keep_new_schedule_length(scheduler, args, steps_per_epoch: int) -> None:
+    """On resume, a different ``--epochs`` re-lays the one-cycle schedule over the new total.
+
+    The loaded state carries the old total; the step count is kept, so the learning rate continues
+    from where it was onto the new (shorter or longer) cosine anneal instead of jumping back.
+    """
+    total = args.epochs * steps_per_epoch
+    if scheduler.total_steps == total:
+        return
+    done = scheduler.last_epoch
+    if done >= total:
+        raise SystemExit(f"--epochs {args.epochs}: this run has already taken {done} of {total} steps")
+    fresh = torch.optim.lr_scheduler.OneCycleLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=args.lr),
+                                                max_lr=args.lr, total_steps=total, pct_start=0.05)
+    log.info("schedule re-laid from %d to %d steps at step %d (--epochs %d)", scheduler.total_steps, total, done,
+             args.epochs)
+    scheduler.total_steps = total
+    scheduler._schedule_phases = fresh._schedule_phases
+
+
 def train(args) -> dict:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -320,6 +355,7 @@ def train(args) -> dict:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        _keep_new_schedule_length(scheduler, args, steps_per_epoch)
         start_epoch, best, stats = state["epoch"], state["best"], state["param_stats"]
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
@@ -364,10 +400,10 @@ def train(args) -> dict:
         order = epoch_order(data, rng, samples_per_epoch, args.profiled_fraction, args.recipe)
         sums = {"loss": 0.0, "wpdc": 0.0, "vertex_wing": 0.0, "landmark_wing": 0.0}
         net.train()
-        for step in range(steps_per_epoch):
-            idx = order[step * args.batch_size:(step + 1) * args.batch_size]
-            images, target, human, weights68, trust = (t.to(device, non_blocking=True)
-                                                       for t in data.batch_weighted(idx, rng, train=True))
+        batches = _prefetched(lambda step: data.batch_weighted(order[step * args.batch_size:(step + 1) * args.batch_size],
+                                                               rng, train=True), steps_per_epoch)
+        for step, batch in enumerate(batches):
+            images, target, human, weights68, trust = (t.to(device, non_blocking=True) for t in batch)
             pred = net(normalize_input(images)) * std_t + mean_t
             if args.recipe == "v2":
                 parts = {
