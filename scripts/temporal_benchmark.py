@@ -14,9 +14,12 @@ Two parts, one command (``python scripts/temporal_benchmark.py``; tables in docs
 2. **Real clips** (``../shared/data/videos/*.mp4``, no truth): how far the smoothed points are from
    the per-frame ones (p95, % of the face size) and their jitter on still segments against the raw.
 
-Every clip is run through the real CLI code path (``frnet.cli.main(["--video", …,
-"--landmarks-out", …, "--smoothing", LEVEL])``) once per smoothing level. Metrics (face size =
-√(w·h) of the truth's 68-point box):
+Every clip is run once through the real CLI code path (``frnet.cli.main(["--video", …,
+"--landmarks-out", …])``) with a recording pass-through smoother (:func:`record`); each smoothing
+level is then replayed on what the smoother saw (:func:`replay`: tracking ignores smoothing, so this
+is exactly the CLI's output for that level — checked against a real ``--smoothing light`` run on the
+first clip, and in tests/test_smoothing_replay.py). Metrics (face size = √(w·h) of the truth's
+68-point box):
 
 * **NME** — mean point error / face size per frame; per motion class of the frame (``still``:
   truth points move < 0.1 face sizes/s, ``fast``: ≥ 1.5, else ``slow``) and per clip.
@@ -54,6 +57,8 @@ from frnet.datasets import read_landmarks_csv, shared_data_dir  # noqa: E402
 from frnet.evaluate import bbox_size  # noqa: E402
 from frnet.facemodel import FaceModel, load_face_model  # noqa: E402
 from frnet.fitting import fit_to_mesh  # noqa: E402
+from frnet.smoothing import SMOOTHING_LEVELS, FaceSmoother  # noqa: E402
+from frnet.video import VideoReader  # noqa: E402
 
 log = logging.getLogger("temporal_benchmark")
 
@@ -285,6 +290,81 @@ def track_arrays(frames: list[dict], truth_points: np.ndarray | None = None):
     return points, angles, ids
 
 
+class _Recorder:
+    """Stands in for FaceSmoother in the pipeline: passes the estimate through and records it."""
+
+    log: list[tuple] = []
+    made = 0
+
+    def __init__(self, settings, num_identity: int) -> None:
+        _Recorder.made += 1
+        self.key = _Recorder.made
+
+    def __call__(self, params, points_px, time_s, reframed=False):
+        _Recorder.log.append((self.key, time_s, np.asarray(params, np.float64).copy(),
+                              np.asarray(points_px, np.float64)[:, :2].copy(), bool(reframed)))
+        return np.asarray(params, np.float64).copy()
+
+
+def record(video: Path, max_frames: int | None, work: Path) -> dict:
+    """Run ``frnet-app --video`` once and keep, per track and frame, what the smoother saw (the
+    parameters in the frame-fixed ROI, the unsmoothed landmarks, the time, the re-anchor flag).
+
+    The run's smoother is a pass-through recorder, so its sidecar is the per-frame output. Tracking
+    ignores smoothing (crops follow the unsmoothed landmarks), so :func:`replay` of this recording
+    gives exactly what the CLI writes with any smoothing preset (tests/test_smoothing_replay.py)."""
+    import frnet.pipeline as pipeline_module
+
+    work.mkdir(parents=True, exist_ok=True)
+    _Recorder.log = []
+    original = pipeline_module.FaceSmoother
+    pipeline_module.FaceSmoother = _Recorder
+    try:
+        frames = run_cli(video, "light", work, max_frames)
+    finally:
+        pipeline_module.FaceSmoother = original
+    with VideoReader(video) as reader:
+        fps, side = float(reader.fps), float(max(reader.size))
+    keys = sorted({entry[0] for entry in _Recorder.log})
+    return {"frames": frames, "fps": fps, "frame_side": side,
+            "tracks": {str(keys.index(k)): [e[1:] for e in _Recorder.log if e[0] == k] for k in keys}}
+
+
+def replay(recording: dict, settings: SmoothingSettings | None, face_model) -> list[dict]:
+    """The sidecar frames ``frnet-app --video --smoothing …`` writes with ``settings`` (None: none)."""
+    frames = [{"faces": [dict(face) for face in frame["faces"]]} for frame in recording["frames"]]
+
+    if settings is None:
+        return frames
+    side = recording["frame_side"]
+    frame_roi = np.array([0.0, 0.0, side, side])
+    frame_at = {round(float(frame["timestamp_ms"])): i for i, frame in enumerate(recording["frames"])}
+    for track, entries in recording["tracks"].items():
+        smoother = FaceSmoother(settings, face_model.num_identity)
+        for time_s, params, points, reframed in entries:
+            smoothed = smoother(params, points, time_s, reframed)
+            matrix = geometry.model_to_image_matrix(geometry.pose_matrix(smoothed), frame_roi)
+            landmarks = face_model.landmarks_model(smoothed) @ matrix[:, :3].T + matrix[:, 3]
+            frame = frames[frame_at[round(time_s * 1000.0)]]
+            # the face of this track in that frame is the one whose raw landmarks these are
+            face = min(frame["faces"], key=lambda f: float(np.abs(np.asarray(f["landmarks68"])[:, :2] - points).max()))
+            face["landmarks68"] = landmarks[:, :2].tolist()
+            face["yaw_pitch_roll_deg"] = np.degrees(face_model.euler_angles(smoothed)).tolist()
+    return frames
+
+
+def cli_check(recording: dict, video: Path, work: Path, face_model, level: str = "light") -> float:
+    """The largest landmark difference (px) between the replay of ``level`` and the CLI's own run."""
+    cli = run_cli(video, level, work)
+    ours = replay(recording, SMOOTHING_LEVELS[level], face_model)
+    worst = max((float(np.abs(np.asarray(a["landmarks68"])[:, :2] - np.asarray(b["landmarks68"])[:, :2]).max())
+                 for fa, fb in zip(cli, ours) for a, b in zip(fa["faces"], fb["faces"])), default=0.0)
+    if worst > 0.05:
+        raise SystemExit(f"the replay of --smoothing {level} differs from the CLI by {worst:.3f} px on {video.name}")
+    log.info("replay vs CLI (--smoothing %s, %s): largest landmark difference %.3f px", level, video.name, worst)
+    return worst
+
+
 # ------------------------------------------------------------------------------------------ metrics
 def point_speed(points: np.ndarray, face_size: np.ndarray, fps: float = FPS) -> np.ndarray:
     """Mean point speed (face sizes per second) per frame (central differences; (T,))."""
@@ -502,32 +582,34 @@ def main(argv: list[str] | None = None) -> int:
     runs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     clips = build_clips(out, args.faces, args.seed)
+    face_model = load_face_model()
     results: dict = {"levels": args.levels, "clips": [], "real": [],
                      "settings": {"faces": args.faces, "seed": args.seed, "real_max_frames": args.real_max_frames}}
-    for clip in clips:
+    for n, clip in enumerate(clips):
         with np.load(clip["truth"]) as data:
             truth = {k: data[k] for k in data.files}
+        recording = record(Path(clip["video"]), None, runs)
+        if n == 0:
+            results["cli_check_px"] = cli_check(recording, Path(clip["video"]), runs, face_model)
         row = {"name": clip["name"], "motion": clip["motion"], "face": clip["face"]}
         for level in args.levels:
-            row[level] = score_clip(run_cli(Path(clip["video"]), level, runs), truth, clip["motion"])
+            row[level] = score_clip(replay(recording, SMOOTHING_LEVELS[level], face_model), truth, clip["motion"])
         log.info("%s: NME %s", clip["name"], ", ".join(f"{lv} {100 * (row[lv]['nme_all'] or np.nan):.2f} %"
                                                       for lv in args.levels))
         results["clips"].append(row)
     data = shared_data_dir()
     if args.real_max_frames and data is not None:
-        from frnet.video import VideoReader
-
         for name in REAL_CLIPS:
             path = data / "videos" / name
             if not path.exists():
                 continue
-            with VideoReader(path) as reader:
-                fps = float(reader.fps)
-            raw = run_cli(path, "none", runs, args.real_max_frames)
+            recording = record(path, args.real_max_frames, runs)
+            raw = replay(recording, None, face_model)
             entry = {"name": path.stem, "levels": {}}
             for level in args.levels:
                 if level != "none":
-                    entry["levels"][level] = score_real(raw, run_cli(path, level, runs, args.real_max_frames), fps)
+                    entry["levels"][level] = score_real(raw, replay(recording, SMOOTHING_LEVELS[level], face_model),
+                                                        recording["fps"])
             log.info("%s: %s", name, json.dumps(entry["levels"]))
             results["real"].append(entry)
     results["seconds"] = round(time.perf_counter() - started, 1)

@@ -52,17 +52,18 @@ PERCENTILE = 99.999  # of |activation|: drops one value in 10^5 from the range
 # ----------------------------------------------------------------------------------- calibration data
 
 def dataset_crops(dataset_dir: Path, split: str, count: int | None, seed: int = 0,
-                  augmented_fraction: float = 0.0) -> tuple[np.ndarray, dict]:
+                  augmented_fraction: float = 0.0, recipe: str = "v2") -> tuple[np.ndarray, dict]:
     """``(N, 3, 120, 120)`` float32 crops (0..255) of ``split`` from the training cache, plus their
     labels (``params``, ``human68``, ``yaw``, ``synthetic``) for scoring.
 
     ``count=None`` takes every sample of the split in order; otherwise a seeded random subset, of
-    which ``augmented_fraction`` get the training augmentations.
+    which ``augmented_fraction`` get the training augmentations. ``recipe`` picks the label caches
+    as training does (``v2``: with the real large-pose AFLW/300-W faces; ``v1``: teacher + profiled).
     """
     from ..facemodel import load_face_model
-    from .train import TrainingData
+    from .train import V1_PARTS, V2_PARTS, TrainingData
 
-    data = TrainingData(Path(dataset_dir), load_face_model())
+    data = TrainingData(Path(dataset_dir), load_face_model(), parts=V2_PARTS if recipe == "v2" else V1_PARTS)
     indices = data.indices(split)
     if len(indices) == 0:
         raise ValueError(f"{dataset_dir} has no samples in split {split!r}")
@@ -253,6 +254,8 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=["minmax", "percentile"],
                         help="calibration methods to try; the one with the lowest validation NME is kept")
     parser.add_argument("--report", type=Path, default=None, help="write the comparison as JSON here")
+    parser.add_argument("--recipe", choices=("v1", "v2"), default="v2",
+                        help="label caches to calibrate and validate on, as in training (default v2)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     fp32 = args.model or resource_path("models", ONNX_FILE)
@@ -266,10 +269,11 @@ def main(argv=None) -> int:
         calibration, source = image_crops(paths, args.calibration), f"faces in {len(paths)} user images"
         validation = None
     else:
-        calibration, _ = dataset_crops(args.data, "train", args.calibration, seed=0, augmented_fraction=0.5)
-        source = (f"{len(calibration)} random training-split crops of {args.data} (real photos + profiled views; "
-                  "half with training augmentations)")
-        validation = dataset_crops(args.data, "val", None)
+        calibration, _ = dataset_crops(args.data, "train", args.calibration, seed=0, augmented_fraction=0.5,
+                                       recipe=args.recipe)
+        source = (f"{len(calibration)} random training-split crops of {args.data} ({args.recipe} label caches: "
+                  "real photos + profiled views; half with training augmentations)")
+        validation = dataset_crops(args.data, "val", None, recipe=args.recipe)
         log.info("validation: %d crops of held-out persons", len(validation[0]))
 
     report = {"fp32_graph": str(fp32), "methods": {}}
