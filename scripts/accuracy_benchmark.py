@@ -287,6 +287,40 @@ def run_inprocess(system: str, images: Path, ground_truth: dict, protocol: str, 
     return landmarks, poses, round(time.perf_counter() - started, 1)
 
 
+def _manifest_key(manifest: dict) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def save_predictions(out: Path, manifest: dict, landmarks: dict, poses: dict | None, run: dict) -> None:
+    """Keep a system's raw predictions beside its scores, for ``--reuse`` (peers do not change when
+    frnet's network does)."""
+    names = sorted(landmarks)
+    points = np.stack([np.full((68, 3), np.nan) if landmarks[n] is None else
+                       np.pad(np.asarray(landmarks[n], float)[:, :3], ((0, 0), (0, 3 - min(3, np.shape(landmarks[n])[1]))),
+                              constant_values=np.nan) for n in names]) if names else np.zeros((0, 68, 3))
+    pose = np.stack([np.full(3, np.nan) if not poses or poses.get(n) is None else np.asarray(poses[n], float)
+                     for n in names]) if names else np.zeros((0, 3))
+    np.savez_compressed(out / "predictions.npz", names=np.array(names), points=points, poses=pose,
+                        has_poses=poses is not None, manifest=_manifest_key(manifest), run=json.dumps(run))
+
+
+def load_reused(out: Path, manifest: dict):
+    """``(landmarks, poses, run)`` saved by an earlier run on the same evaluation set, else None."""
+    path = out / "predictions.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        if str(data["manifest"]) != _manifest_key(manifest):
+            log.info("%s: the evaluation set changed since; running again", path)
+            return None
+        names, points, pose = [str(n) for n in data["names"]], data["points"], data["poses"]
+        landmarks = {n: None if np.isnan(p).all() else (p[:, :2] if np.isnan(p[:, 2]).all() else p)
+                     for n, p in zip(names, points)}
+        poses = {n: q for n, q in zip(names, pose) if not np.isnan(q).all()} if bool(data["has_poses"]) else None
+        run = dict(json.loads(str(data["run"])), reused=True)
+    return landmarks, poses, run
+
+
 def _load_script(name: str):
     import importlib.util
 
@@ -442,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-python", type=Path, default=REPO / ".venv-build" / "bin" / "python")
     parser.add_argument("--nice", type=int, default=10, help="niceness of the peer runs in the build env (default 10)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the evaluation sets")
+    parser.add_argument("--reuse", nargs="+", default=[], choices=SYSTEMS, metavar="SYSTEM",
+                        help="reuse these systems' saved predictions where the evaluation set is unchanged "
+                             "(e.g. the peers after frnet's network changed)")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "accuracy.md")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc")
     parser.add_argument("--note", help="a line shown above the doc's results (e.g. that the network is interim)")
@@ -490,12 +527,18 @@ def _main(args: argparse.Namespace, command: str) -> int:
                     continue
                 out = root / "runs" / set_name / protocol / system
                 out.mkdir(parents=True, exist_ok=True)
-                if system in ("mediapipe", "dlib"):
+                reused = load_reused(out, manifest) if system in args.reuse else None
+                if reused is not None:
+                    landmarks, poses, run = reused
+                    log.info("%s / %s: predictions reused from %s", key, system, out)
+                elif system in ("mediapipe", "dlib"):
                     run = run_peer(system, images, out, args.build_python, args.nice, None)
                     landmarks, poses = evaluate.load_predictions(out / "landmarks68.csv"), None
                 else:
                     landmarks, poses, seconds = run_inprocess(system, images, ground_truth, protocol, tddfa)
                     run = {"seconds": seconds}
+                if reused is None:
+                    save_predictions(out, manifest, landmarks, poses, run)
                 (out / "run.json").write_text(json.dumps(run, indent=1) + "\n")
                 evaluation = evaluate.score(landmarks, ground_truth, poses_deg=poses)
                 evaluate.write_json(out / "scores.json", evaluation.to_dict())
