@@ -120,13 +120,19 @@ class SmoothingSettings:
 
 SMOOTHING_LEVELS: dict[str, SmoothingSettings | None] = {
     "none": None,
-    # Lower error than the per-frame output on the still, slow and fast frames of the temporal
-    # benchmark; jitter on real clips' still segments 0.3–0.55 of the per-frame output's.
-    "light": SmoothingSettings(min_cutoff_hz=1.0, beta=80.0, velocity_cutoff_hz=20.0, prediction_speed=0.35),
-    # Calmer on nearly still faces (at most half the jitter on every real clip) for about 1 % more
-    # error on slowly moving ones.
-    "strong": SmoothingSettings(min_cutoff_hz=1.0, beta=80.0, velocity_cutoff_hz=20.0, prediction_speed=0.35,
-                                trust_power=2.0),
+    # Tuned on the temporal benchmark (scripts/smoothing_replay.py --search, docs/video.md): lower
+    # error than the per-frame output on its still, slow and fast frames, and on the real clips at
+    # most half the per-frame jitter on still segments with the p95 deviation under 3 % of the face.
+    # The prediction is trusted only from ≈ 0.85 face sizes/s on (trust_power 30: nearly a switch),
+    # so a slowly swaying head is low-passed and a turn is followed without lag.
+    "light": SmoothingSettings(min_cutoff_hz=0.97, beta=123.0, speed_cutoff_hz=7.4, velocity_cutoff_hz=5.8,
+                               prediction_speed=0.9, speed_knee=1.33, trust_power=30.0,
+                               expression_min_cutoff_hz=0.5, expression_beta=0.17),
+    # A calmer overlay: about 0.3–0.8 of light's jitter on still faces, for ≈ 3 % more error on
+    # slowly moving ones and a p95 deviation just over 3 % on the fastest real clip.
+    "strong": SmoothingSettings(min_cutoff_hz=0.5, beta=80.0, speed_cutoff_hz=7.4, velocity_cutoff_hz=5.8,
+                                prediction_speed=0.9, speed_knee=1.33, trust_power=30.0,
+                                expression_min_cutoff_hz=0.3, expression_beta=0.17),
 }
 DEFAULT_SMOOTHING = "light"
 
