@@ -1,4 +1,5 @@
-"""scripts/gpu_check.sh and scripts/bench_gpu.py without a GPU: the dry run's plan, n/a rows (syntax and shellcheck: test_shell_scripts.py)."""
+"""scripts/gpu_check.sh and scripts/bench_gpu.py without a GPU: the dry run's plan and the n/a rows
+(syntax and shellcheck of every script: test_shell_scripts.py)."""
 
 from __future__ import annotations
 
