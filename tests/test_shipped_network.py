@@ -12,7 +12,17 @@ from frnet.regressor import INT8_ONNX_FILE, ONNX_FILE, Regressor
 from frnet.resources import resource_path
 
 REPO = Path(__file__).resolve().parents[1]
-CHECKPOINT = REPO / "checkpoints" / "mobilefrnet_v1" / "best.pt"
+
+
+def _checkpoint() -> Path:
+    """The training checkpoint the shipped graph records it was exported from (``frnet_checkpoint``)."""
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(resource_path("models", ONNX_FILE))).metadata_props}
+    return REPO / meta["frnet_checkpoint"]
+
+
+CHECKPOINT = _checkpoint()
 
 
 @pytest.fixture(scope="module")
