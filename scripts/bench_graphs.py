@@ -21,7 +21,7 @@ needs the ``train`` extra (torch).
 40 and 48 channels: the difference is the depthwise convolution's cost, the reason for
 ``frnet.train.network.pad_scale_groups`` (needs torch).
 
-Older shipped graphs for a side-by-side run: ``git show COMMIT:models/mobilefrnet_v1_int8.onnx > old.onnx``.
+Older shipped graphs for a side-by-side run: ``git show COMMIT:models/mobilefrnet_v2_int8.onnx > old.onnx``.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ MODELS = REPO / "models"
 
 
 # The files a CPU run loads by default (--precision auto runs the int8 graph on the CPU).
-MODEL_FILES = ["mobilefrnet_v1_int8.onnx", "frnet_face_model_v1.npz", "face_detection_short_range.tflite"]
+MODEL_FILES = ["mobilefrnet_v2_int8.onnx", "frnet_face_model_v1.npz", "face_detection_short_range.tflite"]
 
 
 UNWRITABLE = Path("/sys")  # not writable even by root (a read-only folder is, for root)

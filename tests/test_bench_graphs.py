@@ -23,7 +23,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_shipped_graph_against_the_yardstick():
     if yardstick_path()[0] is None:
         pytest.skip(yardstick_path()[1])
-    done = _run(f"int8={REPO / 'models' / 'mobilefrnet_v1_int8.onnx'}", "--rounds", "2")
+    done = _run(f"int8={REPO / 'models' / 'mobilefrnet_v2_int8.onnx'}", "--rounds", "2")
     assert done.returncode == 0, done.stderr
     line = next(line for line in done.stdout.splitlines() if line.strip().startswith("int8:"))
     ratio = float(line.split(":")[1].split("×")[0])

@@ -78,7 +78,7 @@ def models_without_int8(tmp_path):
     folder = tmp_path / "models"
     folder.mkdir()
     for path in MODELS.iterdir():
-        if path.is_file() and path.name != "mobilefrnet_v1_int8.onnx":
+        if path.is_file() and path.name != "mobilefrnet_v2_int8.onnx":
             shutil.copy2(path, folder / path.name)
     return folder
 
@@ -87,7 +87,7 @@ def test_missing_model_file_is_named_with_the_fix(models_without_int8, capsys, m
     report = doctor.run_checks(base_environ(FRNET_MODELS_DIR=str(models_without_int8), QT_QPA_PLATFORM="offscreen"))
     checks = by_name(report)
     assert checks["models"].status == doctor.FAIL
-    assert "mobilefrnet_v1_int8.onnx" in checks["models"].summary and "FRNET_MODELS_DIR" in checks["models"].fix
+    assert "mobilefrnet_v2_int8.onnx" in checks["models"].summary and "FRNET_MODELS_DIR" in checks["models"].fix
     assert checks["engine"].status == doctor.FAIL  # the CPU graph cannot load
     assert not report.can_run("cli") and not report.ok
     # Through the command line: exit 1 and the same explanation.
@@ -95,11 +95,11 @@ def test_missing_model_file_is_named_with_the_fix(models_without_int8, capsys, m
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert cli_main(["doctor"]) == 1
     out = capsys.readouterr().out
-    assert "FAIL models" in out and "mobilefrnet_v1_int8.onnx" in out and "fix:" in out
+    assert "FAIL models" in out and "mobilefrnet_v2_int8.onnx" in out and "fix:" in out
 
 
 def test_changed_model_file_fails_unless_deliberately_overridden(tmp_path, models_without_int8):
-    (models_without_int8 / "mobilefrnet_v1_int8.onnx").write_bytes(b"not the shipped graph")
+    (models_without_int8 / "mobilefrnet_v2_int8.onnx").write_bytes(b"not the shipped graph")
     check = doctor.check_models(base_environ(FRNET_MODELS_DIR=str(models_without_int8)))
     assert check.status == doctor.WARN and "differ" in check.summary  # a custom models folder: a warning
 

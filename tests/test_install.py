@@ -79,7 +79,7 @@ def test_demo_environment_is_runtime_only_with_one_opencv(demo_env, tmp_path):
 
 def test_installed_cli_version_and_a_video_job(demo_env, tmp_path):
     version = run_installed([str(BIN / "frnet-app"), "--version"], tmp_path)
-    assert version.returncode == 0 and "mobilefrnet_v1_int8.onnx" in version.stdout, version.stderr
+    assert version.returncode == 0 and "mobilefrnet_v2_int8.onnx" in version.stdout, version.stderr
     sample = installed_python("import frnet.resources as r; print(r.resource_path('assets', 'sample.mp4'))", tmp_path)
     job = run_installed([str(BIN / "frnet-app"), "--video", sample.strip(), "--out", "o.mp4", "--max-frames", "5",
                          "--renderer", "cpu"], tmp_path)
@@ -122,7 +122,7 @@ def test_installed_doctor_passes_and_explains_a_broken_setup(demo_env, tmp_path)
     broken = run_installed([str(BIN / "frnet-app"), "doctor"], tmp_path, QT_QPA_PLATFORM="offscreen",
                            FRNET_MODELS_DIR=str(tmp_path / "empty-models"))
     assert broken.returncode == 1
-    assert "FAIL models" in broken.stdout and "mobilefrnet_v1.onnx" in broken.stdout and "fix:" in broken.stdout
+    assert "FAIL models" in broken.stdout and "mobilefrnet_v2.onnx" in broken.stdout and "fix:" in broken.stdout
 
 
 def test_installed_desktop_app_starts_under_xvfb(demo_env, xvfb_display, tmp_path):

@@ -275,7 +275,7 @@ def test_camera_that_opens_but_gives_no_frames(capsys, tmp_path, monkeypatch):
 
 
 # ... and the float32 graph, loaded with --precision fp32 (and on GPUs).
-PRECISION_OF = {"mobilefrnet_v1.onnx": "fp32"}
+PRECISION_OF = {"mobilefrnet_v2.onnx": "fp32"}
 
 
 @pytest.mark.parametrize(("name", "damage"), [(n, d) for n in [*MODEL_FILES, *PRECISION_OF] for d in ("missing", "truncated")]

@@ -255,13 +255,13 @@ def _models_with(tmp_path: Path, name: str) -> Path:
 
 def test_network_with_the_wrong_output_width_is_a_model_file_error(capsys, tmp_path, monkeypatch):
     """A graph giving 10 numbers per face raised a ``ValueError`` traceback in the face model."""
-    models = _models_with(tmp_path, "mobilefrnet_v1_int8.onnx")
-    _graph_with_outputs(models / "mobilefrnet_v1_int8.onnx", 10)
+    models = _models_with(tmp_path, "mobilefrnet_v2_int8.onnx")
+    _graph_with_outputs(models / "mobilefrnet_v2_int8.onnx", 10)
     monkeypatch.setenv("FRNET_MODELS_DIR", str(models))
     out = tmp_path / "out"
     code, _, stderr = run_cli(capsys, "--video", SAMPLE, "--out", out / "o.mp4", "--max-frames", 2, *FAST)
     assert code == 2
-    assert_one_error_line(stderr, "mobilefrnet_v1_int8.onnx", "10 parameters", "62")
+    assert_one_error_line(stderr, "mobilefrnet_v2_int8.onnx", "10 parameters", "62")
     assert out_files(out) == []
 
 

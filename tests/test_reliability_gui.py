@@ -180,7 +180,7 @@ def fresh_face_model():
 
 
 @pytest.mark.parametrize(("name", "damage"), [(n, "missing") for n in MODEL_FILES]
-                         + [("mobilefrnet_v1_int8.onnx", "truncated")])
+                         + [("mobilefrnet_v2_int8.onnx", "truncated")])
 def test_missing_or_corrupt_model_gives_dialogs_and_recovers(qtbot, window, dialogs, monkeypatch, tmp_path,
                                                              sample_frame, fresh_face_model, name, damage):
     photo = good_photo(tmp_path / "in", sample_frame)

@@ -6,8 +6,8 @@ or forced (``"cpu"``, ``"cuda"``, ``"tensorrt"``). GPU providers only exist in t
 other's files). ONNX Runtime silently drops a provider whose libraries fail to load, so the
 providers the session really got are read back and logged once.
 
-Two graphs ship: ``mobilefrnet_v1.onnx`` (float32, the reference and what GPUs run) and
-``mobilefrnet_v1_int8.onnx`` (the same network quantised by ``python -m frnet.train.quantize``;
+Two graphs ship: ``mobilefrnet_v2.onnx`` (float32, the reference and what GPUs run) and
+``mobilefrnet_v2_int8.onnx`` (the same network quantised by ``python -m frnet.train.quantize``;
 1.7–1.8× faster on one CPU thread, landmarks 0.23 px from the float32 ones on average in the
 120×120 crop; docs/performance.md, docs/accuracy.md).
 ``precision="auto"`` runs int8 on the CPU provider and float32 on GPU providers.
@@ -32,8 +32,8 @@ from .geometry import CROP_SIZE
 
 log = logging.getLogger(__name__)
 
-ONNX_FILE = "mobilefrnet_v1.onnx"
-INT8_ONNX_FILE = "mobilefrnet_v1_int8.onnx"
+ONNX_FILE = "mobilefrnet_v2.onnx"
+INT8_ONNX_FILE = "mobilefrnet_v2_int8.onnx"
 PRECISIONS = ("auto", "fp32", "int8")
 DEVICES = {
     "tensorrt": "TensorrtExecutionProvider",

@@ -1,11 +1,11 @@
-"""Export a training checkpoint to the ONNX graph the runtime ships (``models/mobilefrnet_v1.onnx``).
+"""Export a training checkpoint to the ONNX graph the runtime ships (``models/mobilefrnet_v2.onnx``).
 
 The exported graph is self-contained: it takes a batch of 120×120 RGB crops as float32 in 0..255
 (NCHW) and returns the 62 *real* parameters, because the input normalisation and the parameter
 de-normalisation are baked in. The same constants are also stored as metadata so a user can read
 what the graph expects without torch::
 
-    python -m frnet.train.export --checkpoint runs/mobilefrnet_v1/best.pt --out models/mobilefrnet_v1.onnx
+    python -m frnet.train.export --checkpoint checkpoints/mobilefrnet_v2/best.pt --out models/mobilefrnet_v2.onnx
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .network import (FAST_DEPTHWISE_CHANNELS, INPUT_MEAN, INPUT_STD, INPUT_SIZE
 
 log = logging.getLogger(__name__)
 
-ONNX_FILE = "mobilefrnet_v1.onnx"
+ONNX_FILE = "mobilefrnet_v2.onnx"
 
 
 class DeployedNetwork(nn.Module):

@@ -1,4 +1,4 @@
-"""Post-training int8 quantisation of the shipped graph for CPUs (``models/mobilefrnet_v1_int8.onnx``).
+"""Post-training int8 quantisation of the shipped graph for CPUs (``models/mobilefrnet_v2_int8.onnx``).
 
 ::
 
