@@ -76,6 +76,7 @@ DEFAULT_OUT = REPO / ".cache" / "temporal"
 REAL_CLIPS = ("short_hamilton_clip.mp4", "driving_d3.mp4", "driving_d6.mp4", "source_s13.mp4",
               "WDA_AlexandriaOcasioCortez_000.mp4")
 REAL_MAX_FRAMES = 300
+MIN_STILL_FRAMES = 10  # a real clip's still-segment jitter ratio is scored from this many still frames on
 
 
 def file_sha256(path: Path) -> str:
@@ -508,7 +509,8 @@ def score_real(raw: list[dict], smoothed: list[dict], fps: float, min_track_fram
         "still_frames": still_frames,
         "jitter_raw": raw_jitter,
         "jitter": smooth_jitter,
-        "jitter_ratio": smooth_jitter / raw_jitter if still_frames and raw_jitter > 0 else None,
+        # a ratio over a handful of frames is noise (the filter is still settling after a move)
+        "jitter_ratio": smooth_jitter / raw_jitter if still_frames >= MIN_STILL_FRAMES and raw_jitter > 0 else None,
     }
 
 
