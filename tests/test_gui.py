@@ -228,10 +228,17 @@ def test_dropped_video_plays_with_hud_pause_step_overlays_snapshot(qtbot, window
     assert window.settings.smoothing is False and dialogs == []
     assert window.frame_worker._pipeline.options.smoothing == "none"
 
-    # Pause, then step exactly one frame.
+    # Pause, then step exactly one frame. Frames the worker emitted before it paused may still be on
+    # their way to the window: wait until none is in flight and the count holds still.
+    qtbot.waitUntil(lambda: window.playing, timeout=WAIT_MS)
     window.toggle_play()
     qtbot.waitUntil(lambda: not window.playing, timeout=WAIT_MS)
-    qtbot.wait(150)
+    shown = -1
+    for _ in range(WAIT_MS // 200):
+        qtbot.wait(200)
+        if window.frames_shown == shown and window.frame_worker._frames_in_flight == 0:
+            break
+        shown = window.frames_shown
     shown, index = window.frames_shown, window.last_live.result.frame_index
     window.step()
     qtbot.waitUntil(lambda: window.frames_shown == shown + 1, timeout=WAIT_MS)
