@@ -457,7 +457,8 @@ def test_version_names_the_package_and_the_shipped_models(capsys):
     code, out, _ = run_cli(capsys, "--version")
     assert code == 0
     assert out.splitlines()[0].startswith(f"frnet-app {frnet.__version__}")
-    for name in ("mobilefrnet_v2_int8.onnx", "mobilefrnet_v2.onnx", "frnet_face_model_v1.npz", "training epoch"):
+    for name in ("Mobile-FRNet v2 (training epoch", "mobilefrnet_v2_int8.onnx", "mobilefrnet_v2.onnx",
+                 "frnet_face_model_v1.npz"):
         assert name in out, name
 
 

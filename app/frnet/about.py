@@ -55,7 +55,7 @@ def version_text() -> str:
 
     from . import __version__
     from .facemodel import FACE_MODEL_FILE
-    from .regressor import INT8_ONNX_FILE, ONNX_FILE
+    from .regressor import INT8_ONNX_FILE, NETWORK_VERSION, ONNX_FILE
     from .resources import resource_path, shipped_checksums
 
     try:
@@ -72,7 +72,7 @@ def version_text() -> str:
     lines = [f"frnet-app {__version__} (Python {platform.python_version()})"]
     fp32, int8 = located(ONNX_FILE), located(INT8_ONNX_FILE)
     epoch = _network_epoch(fp32) if fp32 else None
-    lines.append(f"network: Mobile-FRNet v1{f' (training epoch {epoch})' if epoch else ''}: "
+    lines.append(f"network: Mobile-FRNet {NETWORK_VERSION}{f' (training epoch {epoch})' if epoch else ''}: "
                  f"{INT8_ONNX_FILE} (CPU, {_short(checksums.get(INT8_ONNX_FILE))}"
                  f"{'' if int8 else ', missing'}), {ONNX_FILE} (GPU, {_short(checksums.get(ONNX_FILE))}"
                  f"{'' if fp32 else ', missing'})")

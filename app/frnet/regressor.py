@@ -32,8 +32,9 @@ from .geometry import CROP_SIZE
 
 log = logging.getLogger(__name__)
 
-ONNX_FILE = "mobilefrnet_v2.onnx"
-INT8_ONNX_FILE = "mobilefrnet_v2_int8.onnx"
+NETWORK_VERSION = "v2"  # the shipped Mobile-FRNet (models/README.md); its graphs are named after it
+ONNX_FILE = f"mobilefrnet_{NETWORK_VERSION}.onnx"
+INT8_ONNX_FILE = f"mobilefrnet_{NETWORK_VERSION}_int8.onnx"
 PRECISIONS = ("auto", "fp32", "int8")
 DEVICES = {
     "tensorrt": "TensorrtExecutionProvider",

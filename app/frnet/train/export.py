@@ -22,13 +22,12 @@ import torch
 from torch import nn
 
 from ..facemodel import FACE_MODEL_FILE, FACE_MODEL_FORMAT_VERSION
+from ..regressor import ONNX_FILE
 from ..resources import resource_path
 from .network import (FAST_DEPTHWISE_CHANNELS, INPUT_MEAN, INPUT_STD, INPUT_SIZE, MobileFRNet, export_onnx,
                       fuse_for_inference, normalize_input)
 
 log = logging.getLogger(__name__)
-
-ONNX_FILE = "mobilefrnet_v2.onnx"
 
 
 class DeployedNetwork(nn.Module):
