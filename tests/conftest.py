@@ -62,6 +62,22 @@ def window(qtbot, settings, dialogs):
     return win
 
 
+@pytest.fixture(scope="session")
+def face_model():
+    """The shipped face model (a module may override it, e.g. with a synthetic one)."""
+    from frnet.facemodel import load_face_model
+
+    return load_face_model()
+
+
+@pytest.fixture(scope="session")
+def uv_layout():
+    """The shipped UV layout of the face topology."""
+    from frnet.uv import load_uv_layout
+
+    return load_uv_layout()
+
+
 @pytest.fixture(scope="module")
 def sample_frame() -> np.ndarray:
     """The first frame of the sample clip, RGB 640×480, one face (``FACE_BOX`` in test_reliability_cli)."""

@@ -14,7 +14,6 @@ import pytest
 
 from frnet import crop, geometry
 from frnet.datasets import shared_data_dir
-from frnet.facemodel import load_face_model
 from frnet.pipeline import FrameResult, Pipeline, PipelineOptions
 from frnet.render.from_result import drawings_for
 
@@ -40,11 +39,6 @@ def _clip_frames(name: str, count: int) -> list:
             if len(frames) == count:
                 break
     return frames
-
-
-@pytest.fixture(scope="module")
-def face_model():
-    return load_face_model()
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,11 @@ cv2 = pytest.importorskip("cv2")
 pytest.importorskip("scipy")
 
 from frnet import geometry  # noqa: E402
-from frnet.facemodel import load_face_model  # noqa: E402
 from frnet.train.labels import CONTEXT_ROI, CONTEXT_SIZE  # noqa: E402
 from frnet.train import profiling  # noqa: E402
 
 FACE_GREEN = (0, 255, 0)
 DOT_RED = (255, 0, 0)
-
-
-@pytest.fixture(scope="module")
-def face_model():
-    return load_face_model()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 from frnet.video import VideoReader, read_image
 from support import SAMPLE, assert_one_error_line, run_cli
 from support import MODELS, write_bgr
-from test_reliability_cli import FACE_BOX, face_tile, out_files
+from test_reliability_cli import face_tile, out_files
 
 REPO = Path(__file__).resolve().parents[1]
 SHADERS = REPO / "shaders"
@@ -55,17 +55,6 @@ def encode_clip(path: Path, frames: list[np.ndarray], rate: Fraction | int = 30,
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
-
-
-@pytest.fixture(scope="module")
-def sample_frames() -> list[np.ndarray]:
-    with VideoReader(SAMPLE) as reader:
-        frames = []
-        for frame in reader:
-            frames.append(frame.image_rgb)
-            if len(frames) == 12:
-                return frames
-    raise AssertionError("short sample")
 
 
 # ------------------------------------------------------------------------------------------ videos

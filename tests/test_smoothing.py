@@ -11,17 +11,11 @@ import numpy as np
 import pytest
 
 from frnet import geometry
-from frnet.facemodel import load_face_model
 from frnet.pipeline import PipelineOptions
 from frnet.smoothing import DEFAULT_SMOOTHING, SMOOTHING_LEVELS, FaceSmoother
 
 FPS = 30.0
 FRAME_ROI = np.array([0.0, 0.0, 640.0, 640.0])
-
-
-@pytest.fixture(scope="module")
-def face_model():
-    return load_face_model()
 
 
 def base_params(face_model, seed: int = 0) -> np.ndarray:

@@ -11,7 +11,6 @@ import trimesh
 
 from frnet import geometry
 from frnet.export import export_face_mesh, mesh_files
-from frnet.facemodel import load_face_model
 from frnet.gltf import accessor_array, read_glb
 from frnet.pipeline import FaceResult
 from frnet.texture import (
@@ -22,20 +21,9 @@ from frnet.texture import (
     sample_texture,
     vertex_normals,
 )
-from frnet.uv import load_uv_layout
 
 SIZE = 512
 GREEN = (0, 255, 0)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_face_model()
-
-
-@pytest.fixture(scope="module")
-def layout():
-    return load_uv_layout()
 
 
 def symmetric_texture(size: int = SIZE) -> np.ndarray:
@@ -47,17 +35,17 @@ def symmetric_texture(size: int = SIZE) -> np.ndarray:
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
-def render_photo(model, layout, texture, yaw_deg: float, size=(420, 420)):
+def render_photo(face_model, uv_layout, texture, yaw_deg: float, size=(420, 420)):
     """The mean face turned by ``yaw_deg``, textured, on green: (photo, image-pixel vertices)."""
-    shape = model.shape(np.zeros(model.num_params), dense=True).astype(np.float64)
+    shape = face_model.shape(np.zeros(face_model.num_params), dense=True).astype(np.float64)
     turned = shape @ geometry.rotation_from_euler(np.radians(yaw_deg), 0.0, 0.0).T
     width, height = size
     vertices = np.column_stack([width / 2 + 2.0 * turned[:, 0], height / 2 - 2.0 * turned[:, 1], 2.0 * turned[:, 2]])
-    triangles = model.render_triangles.astype(np.int64)
+    triangles = face_model.render_triangles.astype(np.int64)
     ids, bary = rasterize(vertices, triangles, height, width, order=np.argsort(vertices[triangles, 2].mean(1)))
     photo = np.full((height, width, 3), GREEN, np.uint8)
     rows, cols = np.nonzero(ids >= 0)
-    uv = np.einsum("mk,mkc->mc", bary[rows, cols], layout.dense_uv[triangles[ids[rows, cols]]].astype(np.float64))
+    uv = np.einsum("mk,mkc->mc", bary[rows, cols], uv_layout.dense_uv[triangles[ids[rows, cols]]].astype(np.float64))
     photo[rows, cols] = remap_points(texture, uv[:, 0] * texture.shape[1] - 0.5, (1 - uv[:, 1]) * texture.shape[0] - 0.5)
     return photo, vertices
 
@@ -82,20 +70,20 @@ def test_pull_push_keeps_known_values_and_fills_smoothly():
     assert filled[12, 12] < filled[30, 30] < filled[48, 48]  # in between, ordered by distance
 
 
-def test_frontal_face_unwraps_to_the_true_texture(model, layout):
+def test_frontal_face_unwraps_to_the_true_texture(face_model, uv_layout):
     truth = symmetric_texture()
-    photo, vertices = render_photo(model, layout, truth, 0.0)
-    texture = extract_texture(photo, vertices, model.render_triangles, layout, SIZE)
+    photo, vertices = render_photo(face_model, uv_layout, truth, 0.0)
+    texture = extract_texture(photo, vertices, face_model.render_triangles, uv_layout, SIZE)
     seen = texture.photo_weight > 0.95
     assert seen.sum() > 0.45 * texture.chart.sum()  # all but the grazing sides and the outline
     error = np.abs(texture.image.astype(int) - truth.astype(int))[seen]
     assert error.mean() < 1.0 and np.percentile(error, 99) < 20  # measured: 0.05
 
 
-def test_turned_face_fills_the_hidden_side_from_the_mirror_without_background(model, layout):
+def test_turned_face_fills_the_hidden_side_from_the_mirror_without_background(face_model, uv_layout):
     truth = symmetric_texture()
-    photo, vertices = render_photo(model, layout, truth, 65.0)  # nose to the image's right: left cheek hidden
-    texture = extract_texture(photo, vertices, model.render_triangles, layout, SIZE)
+    photo, vertices = render_photo(face_model, uv_layout, truth, 65.0)  # nose to the image's right: left cheek hidden
+    texture = extract_texture(photo, vertices, face_model.render_triangles, uv_layout, SIZE)
     chart = texture.chart
     mirrored = chart & (texture.mirror_weight > 0.95)
     assert mirrored.sum() > 0.2 * chart.sum()  # a large hidden part came from the other side
@@ -110,12 +98,12 @@ def test_turned_face_fills_the_hidden_side_from_the_mirror_without_background(mo
     assert np.abs(np.diff(texture.image.astype(float), axis=0))[filled[1:]].mean() < 3.0
 
 
-def test_bad_arguments(model, layout):
-    photo, vertices = render_photo(model, layout, symmetric_texture(64), 0.0, size=(100, 100))
+def test_bad_arguments(face_model, uv_layout):
+    photo, vertices = render_photo(face_model, uv_layout, symmetric_texture(64), 0.0, size=(100, 100))
     with pytest.raises(ValueError, match="texture size"):
-        extract_texture(photo, vertices, model.render_triangles, layout, 300)
+        extract_texture(photo, vertices, face_model.render_triangles, uv_layout, 300)
     with pytest.raises(ValueError, match="vertices"):
-        extract_texture(photo, vertices[:10], model.render_triangles, layout, 256)
+        extract_texture(photo, vertices[:10], face_model.render_triangles, uv_layout, 256)
 
 
 def _face(vertices: np.ndarray) -> FaceResult:
@@ -124,17 +112,17 @@ def _face(vertices: np.ndarray) -> FaceResult:
                       yaw_pitch_roll_deg=np.zeros(3, np.float32), score=1.0, track_id=0)
 
 
-def test_textured_files_carry_uvs_image_and_colours(tmp_path, model, layout):
-    photo, vertices = render_photo(model, layout, symmetric_texture(), 30.0)
+def test_textured_files_carry_uvs_image_and_colours(tmp_path, face_model, uv_layout):
+    photo, vertices = render_photo(face_model, uv_layout, symmetric_texture(), 30.0)
     face = _face(vertices)
-    triangles = model.render_triangles
-    expected = extract_texture(photo, face.vertices, triangles, layout, 256).image
+    triangles = face_model.render_triangles
+    expected = extract_texture(photo, face.vertices, triangles, uv_layout, 256).image
     # OBJ + MTL + PNG, reloaded by trimesh with its UVs and image.
     obj = export_face_mesh(tmp_path / "face0.obj", face, triangles, photo, texture_size=256)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in mesh_files(obj, True))
     loaded = trimesh.load(obj, process=False, force="mesh")
-    assert loaded.visual.kind == "texture" and len(loaded.vertices) == model.num_dense_vertices
-    np.testing.assert_allclose(loaded.visual.uv, layout.dense_uv, atol=1e-6)
+    assert loaded.visual.kind == "texture" and len(loaded.vertices) == face_model.num_dense_vertices
+    np.testing.assert_allclose(loaded.visual.uv, uv_layout.dense_uv, atol=1e-6)
     image = np.asarray(loaded.visual.material.image.convert("RGB"))
     np.testing.assert_array_equal(image, expected)
     assert np.isfinite(loaded.vertex_normals).all()
@@ -143,7 +131,7 @@ def test_textured_files_carry_uvs_image_and_colours(tmp_path, model, layout):
     document, blob = read_glb(glb.read_bytes())
     primitive = document["meshes"][0]["primitives"][0]
     uv = accessor_array(document, blob, primitive["attributes"]["TEXCOORD_0"])
-    np.testing.assert_allclose(uv[:, 1], 1.0 - layout.dense_uv[:, 1], atol=1e-6)
+    np.testing.assert_allclose(uv[:, 1], 1.0 - uv_layout.dense_uv[:, 1], atol=1e-6)
     view = document["bufferViews"][document["images"][0]["bufferView"]]
     png = np.frombuffer(blob[view["byteOffset"]:view["byteOffset"] + view["byteLength"]], np.uint8)
     np.testing.assert_array_equal(cv2.cvtColor(cv2.imdecode(png, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), expected)
@@ -153,27 +141,27 @@ def test_textured_files_carry_uvs_image_and_colours(tmp_path, model, layout):
     # PLY: vertex colours from the texture.
     ply = export_face_mesh(tmp_path / "face0.ply", face, triangles, photo, texture_size=256)
     colours = trimesh.load(ply, process=False).visual.vertex_colors
-    np.testing.assert_array_equal(colours, sample_texture(expected, layout.dense_uv))
+    np.testing.assert_array_equal(colours, sample_texture(expected, uv_layout.dense_uv))
 
 
-def test_vertex_normals_point_out_of_the_face(model):
-    shape = model.shape(np.zeros(model.num_params), dense=True)
-    normals = vertex_normals(shape, model.render_triangles)
+def test_vertex_normals_point_out_of_the_face(face_model):
+    shape = face_model.shape(np.zeros(face_model.num_params), dense=True)
+    normals = vertex_normals(shape, face_model.render_triangles)
     np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-6)
     nose_tip = int(np.argmax(shape[:, 2]))
     assert normals[nose_tip, 2] > 0.8
 
 
-def test_every_glb_passes_the_khronos_validator(tmp_path, model, layout):
+def test_every_glb_passes_the_khronos_validator(tmp_path, face_model, uv_layout):
     from file_clients import gltf_validator, validate_gltf
 
     command, why = gltf_validator()
     if command is None:
         pytest.skip(why)
-    photo, vertices = render_photo(model, layout, symmetric_texture(), 40.0)
+    photo, vertices = render_photo(face_model, uv_layout, symmetric_texture(), 40.0)
     face = _face(vertices)
-    plain = export_face_mesh(tmp_path / "plain.glb", face, model.render_triangles, photo)
-    textured = export_face_mesh(tmp_path / "textured.glb", face, model.render_triangles, photo, texture_size=256)
+    plain = export_face_mesh(tmp_path / "plain.glb", face, face_model.render_triangles, photo)
+    textured = export_face_mesh(tmp_path / "textured.glb", face, face_model.render_triangles, photo, texture_size=256)
     for report in validate_gltf(plain, textured):
         counts = (report["numErrors"], report["numWarnings"], report["numInfos"], report["numHints"])
         assert counts == (0, 0, 0, 0), report

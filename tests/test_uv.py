@@ -9,19 +9,9 @@ import pytest
 from frnet.build.face_model import boundary_loops
 from frnet.build.uv_layout import build_uv_layout
 from frnet.errors import ModelFileError
-from frnet.facemodel import FACE_MODEL_FILE, load_face_model
+from frnet.facemodel import FACE_MODEL_FILE
 from frnet.resources import resource_path
 from frnet.uv import file_sha256, load_uv_layout, signed_areas
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_face_model()
-
-
-@pytest.fixture(scope="module")
-def layout():
-    return load_uv_layout()
 
 
 def polygon_area(points: np.ndarray) -> float:
@@ -29,25 +19,25 @@ def polygon_area(points: np.ndarray) -> float:
     return 0.5 * abs(float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)))
 
 
-def test_script_reproduces_the_shipped_layout(model, layout):
-    base, dense, report = build_uv_layout(model)
-    np.testing.assert_allclose(layout.base_uv, base, atol=1e-6)
-    np.testing.assert_allclose(layout.dense_uv, dense, atol=1e-6)
+def test_script_reproduces_the_shipped_layout(face_model, uv_layout):
+    base, dense, report = build_uv_layout(face_model)
+    np.testing.assert_allclose(uv_layout.base_uv, base, atol=1e-6)
+    np.testing.assert_allclose(uv_layout.dense_uv, dense, atol=1e-6)
     assert report["flipped_triangles_base"] == report["flipped_triangles_dense"] == 0
 
 
-def test_layout_belongs_to_the_shipped_face_model(model, layout):
-    assert layout.face_model_sha256 == file_sha256(resource_path("models", FACE_MODEL_FILE))
-    assert len(layout.base_uv) == model.num_vertices and len(layout.dense_uv) == model.num_dense_vertices
-    assert layout.for_vertices(model.num_dense_vertices) is layout.dense_uv
+def test_layout_belongs_to_the_shipped_face_model(face_model, uv_layout):
+    assert uv_layout.face_model_sha256 == file_sha256(resource_path("models", FACE_MODEL_FILE))
+    assert len(uv_layout.base_uv) == face_model.num_vertices and len(uv_layout.dense_uv) == face_model.num_dense_vertices
+    assert uv_layout.for_vertices(face_model.num_dense_vertices) is uv_layout.dense_uv
     with pytest.raises(ValueError, match="vertices"):
-        layout.for_vertices(5)
+        uv_layout.for_vertices(5)
 
 
 @pytest.mark.parametrize("mesh", ["base", "dense"])
-def test_one_chart_without_flips_or_overlaps(model, layout, mesh):
-    uv = (layout.base_uv if mesh == "base" else layout.dense_uv).astype(np.float64)
-    triangles = (model.triangles if mesh == "base" else model.dense_triangles).astype(np.int64)
+def test_one_chart_without_flips_or_overlaps(face_model, uv_layout, mesh):
+    uv = (uv_layout.base_uv if mesh == "base" else uv_layout.dense_uv).astype(np.float64)
+    triangles = (face_model.triangles if mesh == "base" else face_model.dense_triangles).astype(np.int64)
     areas = signed_areas(uv, triangles)
     assert areas.min() > 0, "a flipped or degenerate triangle"
     assert uv.min() >= 0.0 and uv.max() <= 1.0
@@ -59,13 +49,13 @@ def test_one_chart_without_flips_or_overlaps(model, layout, mesh):
     assert areas.sum() == pytest.approx(enclosed, rel=1e-9)
 
 
-def test_left_right_symmetric(model, layout):
-    mirror = model.mirror_index
-    np.testing.assert_allclose(layout.base_uv[mirror, 0], 1.0 - layout.base_uv[:, 0], atol=1e-6)
-    np.testing.assert_allclose(layout.base_uv[mirror, 1], layout.base_uv[:, 1], atol=1e-6)
+def test_left_right_symmetric(face_model, uv_layout):
+    mirror = face_model.mirror_index
+    np.testing.assert_allclose(uv_layout.base_uv[mirror, 0], 1.0 - uv_layout.base_uv[:, 0], atol=1e-6)
+    np.testing.assert_allclose(uv_layout.base_uv[mirror, 1], uv_layout.base_uv[:, 1], atol=1e-6)
     # The dense mesh's topology is only nearly symmetric: its mirrored UVs land within a texel
     # (1024²) of another dense vertex's UV.
-    dense = layout.dense_uv.astype(np.float64)
+    dense = uv_layout.dense_uv.astype(np.float64)
     mirrored = dense * np.array([-1.0, 1.0]) + np.array([1.0, 0.0])
     nearest = np.concatenate([np.sqrt(((chunk[:, None, :] - dense[None]) ** 2).sum(-1).min(axis=1))
                               for chunk in np.array_split(mirrored, 8)]) * 1024  # in texels of a 1024² texture

@@ -11,15 +11,9 @@ import pytest
 
 from frnet import geometry
 from frnet.datasets import shared_data_dir
-from frnet.facemodel import load_face_model
 from frnet.fitting import fit_to_landmarks_2d, label_noise_mm
 
 torch = pytest.importorskip("torch", reason="training tests need torch (make setup installs the train extra)")
-
-
-@pytest.fixture(scope="module")
-def face_model():
-    return load_face_model()
 
 
 def synthetic_face(face_model, yaw_deg, pitch_deg, roll_deg, seed, scale=0.6):
