@@ -15,6 +15,10 @@ in pyproject.toml puts this folder on ``sys.path`` under every import mode.
 from __future__ import annotations
 
 import shutil
+import time
+import textwrap
+import subprocess
+import signal
 import typing
 import struct
 from fractions import Fraction
@@ -321,3 +325,69 @@ def drop_and_wait(qtbot, window: MainWindow, paths: list[Path]) -> None:
 def wait_frames(qtbot, window: MainWindow, count: int) -> None:
     target = window.frames_shown + count
     qtbot.waitUntil(lambda: window.frames_shown >= target, timeout=WAIT_MS)
+
+
+# -- shared by the reliability tests ---------------------------------------------------------------
+# The detector's box of the face in SAMPLE's first frame (x0, y0, x1, y1), measured once.
+FACE_BOX = (179, 77, 356, 254)
+
+
+def face_tile(frame: np.ndarray, side: int, margin: float = 0.25) -> np.ndarray:
+    """The sample face with ``margin`` × its width around it, resized to ``side``×``side``."""
+    x0, y0, x1, y1 = FACE_BOX
+    pad = round(margin * (x1 - x0))
+    crop = frame[max(0, y0 - pad): y1 + pad, max(0, x0 - pad): x1 + pad]
+    return cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def out_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def no_temp_files(*folders: Path) -> bool:
+    return not [name for folder in folders for name in out_files(folder) if ".tmp" in name]
+
+
+def interrupt_when(process: subprocess.Popen, ready, timeout_s: float = 300) -> tuple[str, str]:
+    """Send SIGINT once ``ready()`` is true; return the process's stdout and stderr."""
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and process.poll() is None and not ready():
+            time.sleep(0.05)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        return process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+# Both Ctrl-C runs first give SIGINT Python's usual handler, as in a terminal: where the test itself
+# was started with SIGINT ignored (a background job, nohup), the child would inherit that and never
+# see the test's Ctrl-C.
+FAKE_CAMERA_RUN = textwrap.dedent("""
+    import signal, sys, time
+    import cv2
+    from frnet import cli
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    frame = cv2.imread(sys.argv[1])
+    class Camera:  # a webcam that never stops: 30 fps of one frame
+        def __init__(self, index):
+            self.frames = 0
+        def isOpened(self):
+            return True
+        def read(self):
+            time.sleep(1 / 30)
+            self.frames += 1
+            if self.frames == 15:
+                open(sys.argv[2], "w").close()  # tells the test that frames are flowing
+            return True, frame
+        def get(self, prop):
+            return 30.0
+        def release(self):
+            pass
+    cv2.VideoCapture = Camera
+    sys.exit(cli.main(sys.argv[3:]))
+""")

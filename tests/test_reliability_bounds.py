@@ -19,7 +19,7 @@ from frnet import limits
 from frnet.errors import CameraError, InputError
 from frnet.video import VideoReader, VideoWriter, read_image
 from support import SAMPLE, assert_one_error_line, run_cli
-from test_reliability_cli import out_files
+from support import out_files
 from test_reliability_eval import assert_one_bench_error
 
 

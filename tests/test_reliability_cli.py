@@ -13,20 +13,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from frnet.datasets import read_landmarks_csv
 from frnet.video import VideoReader, read_image
 from support import (
+    FACE_BOX,
+    FAKE_CAMERA_RUN,
+    face_tile,
+    interrupt_when,
+    no_temp_files,
+    out_files,
     FakeCamera,
     MODELS,
     MODEL_FILES,
@@ -41,19 +44,9 @@ from support import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-# The detector's box of the face in SAMPLE's first frame (x0, y0, x1, y1), measured once.
-FACE_BOX = (179, 77, 356, 254)
 
 
 # ----------------------------------------------------------------------------------------- fixtures
-
-
-def face_tile(frame: np.ndarray, side: int, margin: float = 0.25) -> np.ndarray:
-    """The sample face with ``margin`` × its width around it, resized to ``side``×``side``."""
-    x0, y0, x1, y1 = FACE_BOX
-    pad = round(margin * (x1 - x0))
-    crop = frame[max(0, y0 - pad): y1 + pad, max(0, x0 - pad): x1 + pad]
-    return cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
 
 
 def face_grid(frame: np.ndarray, count: int = 20, columns: int = 5, side: int = 160, gap: int = 20,
@@ -68,14 +61,6 @@ def face_grid(frame: np.ndarray, count: int = 20, columns: int = 5, side: int = 
         row, column = divmod(i, columns)
         grid[row * cell + gap: row * cell + gap + side, column * cell + gap: column * cell + gap + side] = tile
     return grid, cell
-
-
-def out_files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
-def no_temp_files(*folders: Path) -> bool:
-    return not [name for folder in folders for name in out_files(folder) if ".tmp" in name]
 
 
 def landmarks_inside(points_xy: np.ndarray, box, margin_px: float = 0.0) -> bool:
@@ -295,51 +280,6 @@ def test_missing_or_corrupt_model_file(capsys, tmp_path, monkeypatch, name, dama
 # --------------------------------------------------------------------------------------------- Ctrl-C
 
 
-def _interrupt_when(process: subprocess.Popen, ready, timeout_s: float = 300) -> tuple[str, str]:
-    """Send SIGINT once ``ready()`` is true; return the process's stdout and stderr."""
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and process.poll() is None and not ready():
-            time.sleep(0.05)
-        assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGINT)
-        return process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-
-
-# Both Ctrl-C runs first give SIGINT Python's usual handler, as in a terminal: where the test itself
-# was started with SIGINT ignored (a background job, nohup), the child would inherit that and never
-# see the test's Ctrl-C.
-FAKE_CAMERA_RUN = textwrap.dedent("""
-    import signal, sys, time
-    import cv2
-    from frnet import cli
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    frame = cv2.imread(sys.argv[1])
-    class Camera:  # a webcam that never stops: 30 fps of one frame
-        def __init__(self, index):
-            self.frames = 0
-        def isOpened(self):
-            return True
-        def read(self):
-            time.sleep(1 / 30)
-            self.frames += 1
-            if self.frames == 15:
-                open(sys.argv[2], "w").close()  # tells the test that frames are flowing
-            return True, frame
-        def get(self, prop):
-            return 30.0
-        def release(self):
-            pass
-    cv2.VideoCapture = Camera
-    sys.exit(cli.main(sys.argv[3:]))
-""")
-
-
 def test_ctrl_c_while_recording_a_webcam_keeps_a_playable_file(tmp_path, sample_frame):
     """The documented way to stop ``--webcam N --out FILE``: the recording so far is kept, exit 0.
 
@@ -351,7 +291,7 @@ def test_ctrl_c_while_recording_a_webcam_keeps_a_playable_file(tmp_path, sample_
     process = subprocess.Popen([sys.executable, "-c", FAKE_CAMERA_RUN, str(frame), str(flag), "--webcam", "0",
                                 "--out", str(out), "--renderer", "cpu", "--no-mesh"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stdout, stderr = _interrupt_when(process, flag.exists)
+    stdout, stderr = interrupt_when(process, flag.exists)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr and "error" not in stderr
     assert "(stopped with Ctrl-C)" in stdout
@@ -395,7 +335,7 @@ def test_ctrl_c_during_an_image_batch(tmp_path, sample_frame):
     process = subprocess.Popen([sys.executable, "-c", PAUSING_IMAGE_BATCH_RUN, str(flag), "--image", str(folder),
                                 "--out", str(out), "--renderer", "cpu"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, stderr = _interrupt_when(process, flag.exists)
+    _, stderr = interrupt_when(process, flag.exists)
     assert process.returncode == 130
     assert_one_error_line(stderr, "interrupted")
     names = out_files(out)

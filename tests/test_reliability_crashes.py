@@ -22,7 +22,7 @@ import pytest
 from frnet.video import VideoReader, read_image
 from support import SAMPLE, assert_one_error_line, run_cli
 from support import MODELS, write_bgr
-from test_reliability_cli import face_tile, out_files
+from support import face_tile, out_files
 
 REPO = Path(__file__).resolve().parents[1]
 SHADERS = REPO / "shaders"

@@ -16,7 +16,7 @@ from frnet import bench
 from support import SAMPLE, assert_one_error_line, run_cli
 from test_evaluate import make_truth, write_csv, write_pts
 from support import UNWRITABLE, needs_unwritable
-from test_reliability_cli import out_files
+from support import out_files
 
 
 def assert_one_bench_error(stderr: str, *fragments: str) -> None:

@@ -25,7 +25,7 @@ from frnet.outputs import OutputTarget, check_output
 from frnet.video import VideoReader, VideoWriter, atomic_write
 from support import SAMPLE, assert_one_error_line, run_cli
 from support import write_bgr
-from test_reliability_cli import no_temp_files, out_files
+from support import no_temp_files, out_files
 
 FAST = ("--renderer", "cpu", "--preset", "ultrafast")
 

@@ -21,7 +21,7 @@ import pytest
 from frnet import signals
 from frnet.video import VideoReader
 from support import SAMPLE, assert_one_error_line
-from test_reliability_cli import out_files
+from support import out_files
 
 FAST = ("--renderer", "cpu", "--preset", "ultrafast", "--no-mesh")
 COMMAND = [sys.executable, "-m", "frnet.cli"]
@@ -192,7 +192,7 @@ def test_desktop_app_closes_on_a_stop_signal(tmp_path, signum, code):
 def test_sigterm_stops_a_webcam_recording_and_keeps_it(tmp_path):
     """SIGTERM stops ``--webcam N --out FILE`` like Ctrl-C: the recording is finished and kept."""
     from support import write_bgr
-    from test_reliability_cli import FAKE_CAMERA_RUN, _interrupt_when
+    from support import FAKE_CAMERA_RUN, interrupt_when
 
     with VideoReader(SAMPLE) as reader:
         frame = write_bgr(tmp_path / "frame.png", next(iter(reader)).image_rgb[:, :, ::-1])
@@ -201,8 +201,8 @@ def test_sigterm_stops_a_webcam_recording_and_keeps_it(tmp_path):
                                 "--out", str(out), "--renderer", "cpu", "--no-mesh"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     original = process.send_signal
-    process.send_signal = lambda signum: original(signal.SIGTERM)  # _interrupt_when sends SIGINT
-    stdout, stderr = _interrupt_when(process, flag.exists)
+    process.send_signal = lambda signum: original(signal.SIGTERM)  # interrupt_when sends SIGINT
+    stdout, stderr = interrupt_when(process, flag.exists)
     assert process.returncode == 0, stderr
     assert "(stopped with SIGTERM)" in stdout and "Traceback" not in stderr
     with VideoReader(out) as reader:

@@ -117,6 +117,21 @@ def test_balanced_epoch_draws_every_group_and_evens_out_yaw(face_model, tmp_path
     crops, params, human, weights, trust = data.batch_weighted(order[:8], np.random.default_rng(1), train=True)
     assert crops.shape == (8, 3, 120, 120) and weights.shape == (8, 68) and trust.shape == (8,)
     assert torch.isfinite(params).all()
+    # --group-share overrides one group's share; the others keep theirs (renormalised)
+    order = epoch_order(data, np.random.default_rng(0), 4000, 0.5, "v2", {"real2d": 0.8})
+    real2d = np.isin(data.source[order], ["aflw"]) & ~data.synthetic[order]
+    assert 0.55 < real2d.mean() < 0.6  # 0.8 / (0.2 + 0.8 + 0.45)
+
+
+def test_named_overrides_of_loss_weights_and_shares():
+    from frnet.train.train import LOSS_WEIGHTS, _named_values
+
+    assert _named_values(["landmark_wing=0.1", "wpdc=5"], LOSS_WEIGHTS, "--loss-weight") == {
+        "landmark_wing": 0.1, "wpdc": 5.0}
+    assert _named_values(None, LOSS_WEIGHTS, "--loss-weight") == {}
+    for bad in ("landmark=0.1", "wpdc=x", "wpdc=-1", "wpdc", "wpdc=nan"):
+        with pytest.raises(SystemExit, match="--loss-weight"):
+            _named_values([bad], LOSS_WEIGHTS, "--loss-weight")
 
 
 def test_training_runs_and_resumes_on_a_tiny_cache(face_model, tmp_path):
@@ -130,6 +145,7 @@ def test_training_runs_and_resumes_on_a_tiny_cache(face_model, tmp_path):
     log = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert len(log) == 2 and "val_aflw_nme_visible_bin_mean" in log[0] and np.isfinite(result["best_val_nme"])
     config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["loss_weights"]["landmark_wing"] == 0.05 and config["group_shares"]["real2d"] == 0.35
     assert config["parts"] == ["teacher", "real2d", "teacher_profiled"] or set(config["parts"]) == {
         "teacher", "real2d", "teacher_profiled"}
     training.train(types.SimpleNamespace(**(args | {"resume": True, "max_minutes": None})))

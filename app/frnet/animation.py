@@ -31,7 +31,7 @@ import numpy as np
 
 from . import geometry
 from .facemodel import NUM_EXPRESSION, FaceModel
-from .pipeline import FaceResult, FrameResult
+from .pipeline import FrameResult
 from .files import atomic_write
 
 log = logging.getLogger(__name__)

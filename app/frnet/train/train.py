@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import geometry
 from ..evaluate import nme
 from ..facemodel import load_face_model
 from .augment import Augmenter
@@ -153,20 +152,21 @@ def balanced_choice(data: TrainingData, pool: np.ndarray, count: int, rng: np.ra
 
 
 def epoch_order(data: TrainingData, rng: np.random.Generator, count: int, profiled_fraction: float,
-                recipe: str = "v2") -> np.ndarray:
+                recipe: str = "v2", shares: dict | None = None) -> np.ndarray:
     """Shuffled training indices for one epoch.
 
     v2: ``V2_GROUP_SHARES`` of the epoch from teacher-fitted photos, real large-pose photos and
     synthetic views, each balanced over yaw × pitch bins (:func:`balanced_choice`); a missing group's
-    share goes to the others. v1: ``profiled_fraction`` synthetic views, the rest real photos, uniform.
+    share goes to the others. ``shares`` overrides some of ``V2_GROUP_SHARES`` (``--group-share``). v1: ``profiled_fraction`` synthetic views, the rest real photos, uniform.
     """
     if recipe == "v2":
+        shares = V2_GROUP_SHARES | (shares or {})
         groups = {"teacher": data.indices("train", synthetic=False, source=("ytf68", "utkface", "videos")),
                   "real2d": data.indices("train", synthetic=False, source=("aflw", "afw", "helen_train")),
                   "synthetic": data.indices("train", synthetic=True)}
         present = {k: v for k, v in groups.items() if len(v)}
-        total = sum(V2_GROUP_SHARES[k] for k in present)
-        picks = [balanced_choice(data, pool, int(round(count * V2_GROUP_SHARES[k] / total)), rng)
+        total = sum(shares[k] for k in present)
+        picks = [balanced_choice(data, pool, int(round(count * shares[k] / total)), rng)
                  for k, pool in present.items()]
         return rng.permutation(np.concatenate(picks))[:count]
     real, synthetic = data.indices("train", synthetic=False), data.indices("train", synthetic=True)
@@ -325,6 +325,22 @@ def _keep_new_schedule_length(scheduler, args, steps_per_epoch: int) -> None:
     scheduler._schedule_phases = fresh._schedule_phases
 
 
+def _named_values(items, known: dict, option: str) -> dict:
+    """``["name=0.1", …]`` → ``{"name": 0.1, …}``; a name not in ``known`` or a bad number exits."""
+    out = {}
+    for item in items or ():
+        name, _, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if name not in known or not math.isfinite(number) or number < 0:
+            raise SystemExit(f"{option} {item}: expected NAME=VALUE with NAME one of {', '.join(known)} "
+                             "and VALUE a number ≥ 0")
+        out[name] = number
+    return out
+
+
 def train(args) -> dict:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -334,6 +350,8 @@ def train(args) -> dict:
     torch.set_flush_denormal(True)
     torch.manual_seed(args.seed)
     run = Path(args.run)
+    loss_weights = LOSS_WEIGHTS | _named_values(getattr(args, "loss_weight", None), LOSS_WEIGHTS, "--loss-weight")
+    group_shares = _named_values(getattr(args, "group_share", None), V2_GROUP_SHARES, "--group-share")
     run.mkdir(parents=True, exist_ok=True)
     face_model = load_face_model()
     torch_model = TorchFaceModel.from_face_model(face_model)
@@ -387,7 +405,8 @@ def train(args) -> dict:
     val_aflw = data.indices("val", synthetic=False, source="aflw")
     val_helen = data.indices("val", synthetic=False, source="helen_train")
     csv_path = run / "log.csv"
-    (run / "config.json").write_text(json.dumps(vars(args) | {"loss_weights": LOSS_WEIGHTS,
+    (run / "config.json").write_text(json.dumps(vars(args) | {"loss_weights": loss_weights,
+                                                              "group_shares": V2_GROUP_SHARES | group_shares,
                                                               "train_samples": int(len(train_idx)),
                                                               "val_real": int(len(val_real)),
                                                               "val_aflw": int(len(val_aflw)),
@@ -397,7 +416,7 @@ def train(args) -> dict:
     started = time.monotonic()
     for epoch in range(start_epoch, args.epochs):
         epoch_start = time.monotonic()
-        order = epoch_order(data, rng, samples_per_epoch, args.profiled_fraction, args.recipe)
+        order = epoch_order(data, rng, samples_per_epoch, args.profiled_fraction, args.recipe, group_shares)
         sums = {"loss": 0.0, "wpdc": 0.0, "vertex_wing": 0.0, "landmark_wing": 0.0}
         net.train()
         batches = _prefetched(lambda step: data.batch_weighted(order[step * args.batch_size:(step + 1) * args.batch_size],
@@ -418,7 +437,7 @@ def train(args) -> dict:
                     "vertex_wing": vertex_wing(pred, target),
                     "landmark_wing": landmark_wing(pred, torch.nan_to_num(human), has_human),
                 }
-            loss = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
+            loss = sum(loss_weights[k] * v for k, v in parts.items())
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss at epoch {epoch + 1} step {step}: {parts}")
             optimizer.zero_grad(set_to_none=True)
@@ -504,6 +523,10 @@ def main(argv=None) -> int:
                         help="v2 (default): all label caches, pose-balanced sampling, visibility-weighted "
                              "landmark loss; v1: the recipe of the shipped v1 network")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (a CUDA build of torch)")
+    parser.add_argument("--loss-weight", action="append", metavar="NAME=W",
+                        help=f"override one loss weight (repeatable; defaults {LOSS_WEIGHTS})")
+    parser.add_argument("--group-share", action="append", metavar="GROUP=S",
+                        help=f"v2: override one source group's share of an epoch (defaults {V2_GROUP_SHARES})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     print(json.dumps(train(args)))
