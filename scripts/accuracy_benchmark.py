@@ -212,14 +212,17 @@ def build_profiled_val(folder: Path, dataset_dir: Path, limit: int | None, rebui
     if not labels_path.is_file() or not context_path.is_file():
         raise InputError(f"{labels_path} / {context_path} missing: build them with scripts/train_v2.sh "
                          f"(python -m frnet.train.labels, then frnet.train.profiling --max-pitch 45 --out-prefix v2_)")
-    expected = {"format": SET_FORMAT_VERSION, "source": _file_stamp(labels_path), "limit": limit}
+    model = load_face_model()
+    # The ground truth is the face model's own 68 points of the exact parameters, so a changed
+    # landmark embedding (docs/face-model.md, step 7) rebuilds the set.
+    expected = {"format": SET_FORMAT_VERSION, "source": _file_stamp(labels_path), "limit": limit,
+                "face_model_sha256": model.file_sha256}
     if not rebuild and _manifest_ok(folder, expected):
         return json.loads((folder / MANIFEST).read_text())
     with np.load(labels_path, allow_pickle=False) as data:
         split, names, params = data["split"], data["name"], data["params"]
     contexts = np.load(context_path, mmap_mode="r")
     picked = _evenly(list(np.flatnonzero(split == "val")), limit)
-    model = load_face_model()
     if folder.exists():
         shutil.rmtree(folder)
     (folder / "images").mkdir(parents=True)

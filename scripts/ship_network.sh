@@ -3,6 +3,8 @@
 # int8 CPU graph and refresh models/SHA256SUMS — the commands that made models/mobilefrnet_v2*.onnx.
 #
 #   scripts/ship_network.sh runs/mobilefrnet_v2 v2
+#   STATE=checkpoints/mobilefrnet_v2_ft scripts/ship_network.sh runs/mobilefrnet_v2_ft v2
+#                          # a fine-tune shipped under the same graph names, its state kept apart
 #
 # Then re-measure what depends on the network (docs/training.md, "Shipping a network"):
 #   pytest tests/test_accuracy_golden.py -s                  # new MEASURED values
@@ -14,7 +16,7 @@ RUN=${1:?usage: scripts/ship_network.sh RUN_DIR VERSION}
 VERSION=${2:?usage: scripts/ship_network.sh RUN_DIR VERSION}
 PY=${PY:-.venv/bin/python}
 NAME=mobilefrnet_${VERSION}
-STATE=checkpoints/${NAME}
+STATE=${STATE:-checkpoints/${NAME}}
 export OPENBLAS_NUM_THREADS=1
 mkdir -p "$STATE"
 for f in best.pt last.pt log.csv loss.png config.json; do
