@@ -140,7 +140,8 @@ def test_training_runs_and_resumes_on_a_tiny_cache(face_model, tmp_path):
     tiny_cache(face_model, tmp_path)
     args = dict(run=str(tmp_path / "run"), data=str(tmp_path), epochs=2, batch_size=8, samples_per_epoch=16,
                 lr=1e-3, weight_decay=1e-4, threads=1, seed=0, resume=False, imagenet=None, init_from=None,
-                profiled_fraction=0.5, no_profiled=False, max_minutes=0.0001, recipe="v2", device="cpu")
+                profiled_fraction=0.5, no_profiled=False, max_minutes=0.0001, recipe="v2", device="cpu",
+                loss_weight=None, group_share=None)
     result = training.train(types.SimpleNamespace(**args))  # stops after epoch 1 (--max-minutes)
     log = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert len(log) == 2 and "val_aflw_nme_visible_bin_mean" in log[0] and np.isfinite(result["best_val_nme"])

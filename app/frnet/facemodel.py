@@ -48,6 +48,9 @@ LANDMARKS68_FLIP = np.array(
      64, 63, 62, 61, 60, 67, 66, 65],  # inner lips
     dtype=np.int64,
 )
+# The iBUG 68 points by face region (used to report errors per region).
+LANDMARK_REGIONS = {"jaw": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36), "eyes": slice(36, 48),
+                    "mouth": slice(48, 68)}
 # Index pairs used by NME normalisation and pose drawing.
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import geometry
 from ..datasets import read_landmarks_csv, shared_data_dir, split_persons, ytf68_person
-from ..facemodel import FACE_MODEL_FILE, LANDMARKS68_FLIP, LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceModel, SparseRows
+from ..facemodel import FACE_MODEL_FILE, LANDMARK_REGIONS, LANDMARKS68_FLIP, LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceModel, SparseRows
 
 log = logging.getLogger(__name__)
 
@@ -399,13 +399,11 @@ def build_face_model(teacher_dir: Path, data_dir: Path, num_identity: int = 40, 
     predicted = (meshes_2d[:, indices] * weights[None, :, :, None]).sum(axis=2)
     per_point = np.linalg.norm(predicted - human_68, axis=-1) / np.linalg.norm(
         human_68[:, LEFT_EYE_OUTER] - human_68[:, RIGHT_EYE_OUTER], axis=-1)[:, None]
-    regions = {"jaw": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36), "eyes": slice(36, 48),
-               "mouth": slice(48, 68)}
     report["landmarks"] = {
         "images": len(pick), "used": int(good.sum()),
         "nme_outer_eye_mean": float(nme_good.mean()), "nme_outer_eye_median": float(np.median(nme_good)),
         "nme_outer_eye_all_images_mean": float(per_point.mean()),
-        "nme_by_region": {k: float(per_point[good][:, v].mean()) for k, v in regions.items()},
+        "nme_by_region": {k: float(per_point[good][:, v].mean()) for k, v in LANDMARK_REGIONS.items()},
     }
 
     # Topology + subdivision.

@@ -25,13 +25,13 @@ import argparse
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..facemodel import LANDMARKS68_FLIP, NUM_LANDMARKS, FaceModel, load_face_model
+from ..evaluate import YAW_BINS_DEG, bbox_size
+from ..facemodel import LANDMARK_REGIONS, LANDMARKS68_FLIP, NUM_LANDMARKS, FaceModel, load_face_model
+from ..files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ CANDIDATES = 12  # nearest vertices (mean normalised distance over the samples) 
 # mouth gap, so they keep the free mix.
 SKIN_POINTS = range(36)
 SURFACE_CANDIDATES = 24
-YAW_EDGES = (30.0, 60.0)
+YAW_EDGES = tuple(high for _, high in YAW_BINS_DEG[:-1])  # 30, 60
 CROP_SIZE = 120
 # ytf68's weight on top of the yaw balance. Its labels carry half weight in the landmark loss
 # (coarse) and are the only video frames; at 1× the refit moved its frontal points toward AFLW's
@@ -83,12 +83,6 @@ def mirrored(meshes: np.ndarray, human: np.ndarray, weights: np.ndarray, mirror:
             np.concatenate([weights, weights[:, LANDMARKS68_FLIP]]))
 
 
-def box_size(human: np.ndarray) -> np.ndarray:
-    """sqrt(w·h) of the labelled points' box per face (the NME normaliser)."""
-    lo, hi = np.nanmin(human, axis=1), np.nanmax(human, axis=1)
-    return np.sqrt(np.prod(hi - lo, axis=1))
-
-
 def _convex_fit(a_rows: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
     """min ‖A x − b‖ with x ≥ 0, Σx = 1 (NNLS with a heavily weighted sum-to-one row)."""
     from scipy.optimize import nnls
@@ -112,7 +106,7 @@ def fit_embedding(meshes: np.ndarray, human: np.ndarray, weights: np.ndarray, po
     only one point of each left/right pair is fitted and its partner is its exact mirror image.
     Returns (indices (68, K), weights (68, K)).
     """
-    scale = box_size(human)[:, None, None]
+    scale = bbox_size(human)[:, None, None]
     mesh_n, human_n = meshes / scale, human / scale
     k = CANDIDATES if start is None else start[0].shape[1]
     indices = np.zeros((NUM_LANDMARKS, k), np.int64) if start is None else start[0].astype(np.int64).copy()
@@ -164,16 +158,14 @@ def landmarks(meshes: np.ndarray, indices: np.ndarray, mix: np.ndarray) -> np.nd
 def scores(meshes, human, abs_yaw, indices, mix) -> dict:
     """NME_box (%) of the labelled points per |yaw| bin and by region."""
     pred = landmarks(meshes, indices, mix)
-    err = np.linalg.norm(pred - human, axis=-1) / box_size(human)[:, None] * 100
+    err = np.linalg.norm(pred - human, axis=-1) / bbox_size(human)[:, None] * 100
     out = {}
     bins = np.digitize(abs_yaw, YAW_EDGES)
-    regions = {"jaw": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36), "eyes": slice(36, 48),
-               "mouth": slice(48, 68)}
     for b, name in enumerate(("0-30", "30-60", "60-90")):
         sel = bins == b
         if sel.any():
             out[name] = {"faces": int(sel.sum()), "nme": round(float(np.nanmean(np.nanmean(err[sel], axis=1))), 3)}
-            out[name] |= {r: round(float(np.nanmean(err[sel][:, s])), 3) for r, s in regions.items()}
+            out[name] |= {r: round(float(np.nanmean(err[sel][:, s])), 3) for r, s in LANDMARK_REGIONS.items()}
     present = [out[k]["nme"] for k in ("0-30", "30-60", "60-90") if k in out]
     out["bin_mean"] = round(float(np.mean(present)), 3)
     return out
@@ -197,10 +189,11 @@ def refit(checkpoint: Path, dataset_dir: Path, face_model: FaceModel, points=ran
     data = TrainingData(dataset_dir, face_model, use_profiled=False, parts=parts)
     has = np.isfinite(data.human68).any(axis=2).sum(axis=1) >= 6
     report = {"checkpoint": str(checkpoint), "candidates": CANDIDATES, "points_refitted": list(map(int, points))}
+    checkpoint_sha = hashlib.sha256(Path(checkpoint).read_bytes()).hexdigest()[:16]
     sets = {}
     for split in ("train", "val"):
         idx = np.flatnonzero((data.split == split) & ~data.synthetic & has)
-        key = f"{split}_{hashlib.sha256(Path(checkpoint).read_bytes()).hexdigest()[:16]}_{len(idx)}"
+        key = f"{split}_{checkpoint_sha}_{len(idx)}"
         path = cache / f"{key}.npz" if cache else None
         if path is not None and path.is_file():
             with np.load(path) as saved:
@@ -262,17 +255,10 @@ def main(argv=None) -> int:
     text = json.dumps(report, indent=1)
     print(text)
     if args.report:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(text + "\n")
+        with atomic_write(args.report) as temp:
+            temp.write_text(text + "\n")
     if args.out:
-        fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".npz")
-        os.close(fd)
-        try:
-            model.save(tmp)
-            os.replace(tmp, args.out)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        model.save(args.out)  # atomic (FaceModel.save writes a temporary file and renames it)
     return 0
 
 

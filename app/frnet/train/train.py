@@ -157,7 +157,8 @@ def epoch_order(data: TrainingData, rng: np.random.Generator, count: int, profil
 
     v2: ``V2_GROUP_SHARES`` of the epoch from teacher-fitted photos, real large-pose photos and
     synthetic views, each balanced over yaw × pitch bins (:func:`balanced_choice`); a missing group's
-    share goes to the others. ``shares`` overrides some of ``V2_GROUP_SHARES`` (``--group-share``). v1: ``profiled_fraction`` synthetic views, the rest real photos, uniform.
+    share goes to the others. ``shares`` replaces some of ``V2_GROUP_SHARES`` (``--group-share``).
+    v1: ``profiled_fraction`` synthetic views, the rest real photos, uniform.
     """
     if recipe == "v2":
         shares = V2_GROUP_SHARES | (shares or {})
@@ -350,8 +351,8 @@ def train(args) -> dict:
     torch.set_flush_denormal(True)
     torch.manual_seed(args.seed)
     run = Path(args.run)
-    loss_weights = LOSS_WEIGHTS | _named_values(getattr(args, "loss_weight", None), LOSS_WEIGHTS, "--loss-weight")
-    group_shares = _named_values(getattr(args, "group_share", None), V2_GROUP_SHARES, "--group-share")
+    loss_weights = LOSS_WEIGHTS | _named_values(args.loss_weight, LOSS_WEIGHTS, "--loss-weight")
+    group_shares = V2_GROUP_SHARES | _named_values(args.group_share, V2_GROUP_SHARES, "--group-share")
     run.mkdir(parents=True, exist_ok=True)
     face_model = load_face_model()
     torch_model = TorchFaceModel.from_face_model(face_model)
@@ -406,7 +407,7 @@ def train(args) -> dict:
     val_helen = data.indices("val", synthetic=False, source="helen_train")
     csv_path = run / "log.csv"
     (run / "config.json").write_text(json.dumps(vars(args) | {"loss_weights": loss_weights,
-                                                              "group_shares": V2_GROUP_SHARES | group_shares,
+                                                              "group_shares": group_shares,
                                                               "train_samples": int(len(train_idx)),
                                                               "val_real": int(len(val_real)),
                                                               "val_aflw": int(len(val_aflw)),
