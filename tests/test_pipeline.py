@@ -14,7 +14,7 @@ import pytest
 
 from frnet import crop, geometry
 from frnet.datasets import shared_data_dir
-from frnet.pipeline import FrameResult, Pipeline, PipelineOptions
+from frnet.pipeline import STAGES, FrameResult, Pipeline, PipelineOptions
 from frnet.render.from_result import drawings_for
 
 SHARED = shared_data_dir()
@@ -402,6 +402,21 @@ def test_area_crop_of_a_roi_whose_corners_round_differently():
     assert crop.crop_image(image, np.array([0.6, 0.4, 400.8, 400.6])).shape == (120, 120, 3)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_block_means_equal_opencvs_area_resize(k):
+    """The fast block means: exactly OpenCV's area resize for odd k, within one grey level for
+    even k (two rounding steps), on colour and grey images."""
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(k)
+    for shape in [(k * 37, k * 41, 3), (k * 23, k * 19)]:
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        expected = cv2.resize(image, (shape[1] // k, shape[0] // k), interpolation=cv2.INTER_AREA).astype(int)
+        got = crop.block_means(image, k)
+        assert got.shape == expected.shape and got.dtype == np.uint8
+        worst = np.abs(got.astype(int) - expected).max()
+        assert worst == 0 if k % 2 or k == 2 else worst <= 1
+
+
 @pytest.mark.parametrize("roi", [(40.3, 25.7, 390.3, 375.7), (10.0, 20.0, 610.0, 620.0), (-60.5, -30.2, 250.5, 280.8),
                                  (200.2, 150.6, 1590.2, 1540.6)])
 def test_shrinking_crop_matches_an_area_resize_of_the_exact_roi(roi):
@@ -456,3 +471,35 @@ def test_gl_and_cpu_renderers_agree_on_a_real_frame(image_pipeline):
     both = gl_mask & cpu_mask
     assert np.abs(gl_out[both].astype(float).mean(axis=0) - cpu_out[both].astype(float).mean(axis=0)).max() < 10
     assert np.abs(gl_out.astype(int) - cpu_out)[both].mean() < 12
+
+
+def test_stage_timings_split_the_whole_call(face_model):
+    """``timings_ms`` charges every part of ``process`` to one stage: the stages add up to the
+    call's wall time, and time spent inside the detector / the network lands in their stages."""
+    import time
+
+    class SlowDetector(ScriptedDetector):
+        def __call__(self, frame, timestamp_ms=None):
+            time.sleep(0.004)
+            return super().__call__(frame, timestamp_ms)
+
+    class SlowRegressor(FramedRegressor):
+        def __call__(self, crops):
+            time.sleep(0.003)
+            return super().__call__(crops)
+
+    frame = np.zeros((480, 640, 3), np.uint8)
+    options = PipelineOptions(mode="video", redetect_every=3, smoothing="light")
+    with Pipeline(options, face_model=face_model, regressor=SlowRegressor(face_model),
+                  detector=SlowDetector([[FACE_BOX]])) as pipeline:
+        for k in range(7):
+            start = time.perf_counter()
+            result = pipeline.process(frame, 33 * k)
+            wall_ms = (time.perf_counter() - start) * 1e3
+            timings = result.timings_ms
+            assert set(timings) == set(STAGES)
+            assert sum(timings.values()) == pytest.approx(wall_ms, rel=0.02, abs=0.3)
+            assert (timings["detect"] >= 4.0) == result.detector_ran
+            passes = 2 if k == 0 else 1  # the first frame also runs the landmark-framed pass
+            assert timings["infer"] >= 3.0 * passes
+            assert timings["reconstruct"] > 0 and timings["smooth"] > 0 and timings["track"] > 0

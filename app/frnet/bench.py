@@ -22,7 +22,9 @@ Also measured in the same run:
   drifts during a run; the ratios hold across both. A missing file skips this with the reason;
 * the *frame loop before rendering*: the pipeline alone (detect → track → crop → infer →
   reconstruct, video mode, 1 thread) on each clip's frames, decoded in the same thread outside
-  the timer — exactly how the peer is timed — so the two per-frame costs compare directly;
+  the timer — exactly how the peer is timed — so the two per-frame costs compare directly. The
+  pipeline's stage timers split its whole ``process`` call (smoothing is counted in ``track``),
+  so the per-frame ``sum`` is the call's wall time, not just the timed parts of it;
 * the peer reference: MediaPipe Face Mesh (legacy ``solutions.face_mesh``) on the same frames,
   through ``scripts/bench_face_mesh.py`` in the build environment ``.venv-build`` (it needs
   ``mediapipe==0.10.21``) of a source checkout; optional: marked ``n/a`` with the reason (no

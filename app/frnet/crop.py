@@ -69,7 +69,7 @@ def _crop_shrunk(image: np.ndarray, roi_box: np.ndarray, size: int) -> np.ndarra
         sx0, sy0, sx1, sy1 = max(gx0, 0), max(gy0, 0), min(gx1, w), min(gy1, h)
         if sx1 > sx0 and sy1 > sy0:
             region[sy0 - gy0:sy1 - gy0, sx0 - gx0:sx1 - gx0] = image[sy0:sy1, sx0:sx1]
-    blocks = cv2.resize(region, (cols, rows), interpolation=cv2.INTER_AREA)  # exact k×k means
+    blocks = block_means(region, k)
     # Block (i, j) is centred on image pixel (gx0 + k·j + (k-1)/2, gy0 + k·i + (k-1)/2).
     scale = size / side
     affine = np.array([[scale * k, 0.0, scale * (gx0 + (k - 1) / 2 - x0)],
@@ -77,6 +77,27 @@ def _crop_shrunk(image: np.ndarray, roi_box: np.ndarray, size: int) -> np.ndarra
     # The outermost output pixels sample up to half a block beyond the outer block centres: replicate
     # (the region already holds black wherever the ROI leaves the image).
     return cv2.warpAffine(blocks, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def block_means(image: np.ndarray, k: int) -> np.ndarray:
+    """Means of the ``k``×``k`` pixel blocks of ``image`` (its sides are multiples of ``k``), rounded
+    like OpenCV's area resize.
+
+    OpenCV's area resize has a fast path for ``k = 2`` only (0.02 ms for a 280 px ROI, but
+    0.24–0.67 ms for ``k`` = 3–5 at 420–700 px, the size of a face filling a 640×480 frame). Odd
+    ``k``: a ``k``×``k`` box blur anchored at each block's first pixel, read every ``k``-th pixel —
+    the same numbers, 3–4× faster. Even ``k`` > 2: halve with the fast path, then ``k/2`` (each
+    block mean within one grey level of the exact one).
+    """
+    if k == 1:
+        return image
+    rows, cols = image.shape[0] // k, image.shape[1] // k
+    if k == 2:
+        return cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA)
+    if k % 2 == 0:
+        return block_means(block_means(image, 2), k // 2)
+    blurred = cv2.blur(image, (k, k), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(blurred[::k, ::k])
 
 
 def reroi_params(params: np.ndarray, old_roi: np.ndarray, new_roi: np.ndarray) -> np.ndarray:

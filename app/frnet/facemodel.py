@@ -149,7 +149,14 @@ class FaceModel:
             per_vertex = self._scaled_basis.reshape(n, 3, -1).astype(np.float64)
             dense_basis = self.subdivision.apply(per_vertex).reshape(-1, scaled.shape[0])
         object.__setattr__(self, "_dense_mean", np.asarray(dense_mean, dtype=np.float32))
-        object.__setattr__(self, "_dense_basis", np.ascontiguousarray(dense_basis, dtype=np.float32))
+        # Stored coefficient-major (K, 3N): one frame's dense mesh is then a weighted sum of K
+        # contiguous rows (≈ 2× faster than the (3N, K) product on a cold cache).
+        object.__setattr__(self, "_dense_rows", np.ascontiguousarray(np.asarray(dense_basis).T, dtype=np.float32))
+
+    @property
+    def _dense_basis(self) -> np.ndarray:
+        """The dense basis ``(3N, K)`` (x y z interleaved per vertex), a view of the stored rows."""
+        return self._dense_rows.T
 
     # -- sizes -----------------------------------------------------------------------------------
     @property
@@ -186,8 +193,11 @@ class FaceModel:
     def shape(self, params: np.ndarray, dense: bool = False) -> np.ndarray:
         """Model-space vertices ``(..., N, 3)`` for parameters ``(..., 62)`` (pose ignored)."""
         coeffs = self._coefficients(params)
-        mean, basis = (self._dense_mean, self._dense_basis) if dense else (self.mean_shape, self._scaled_basis)
-        flat = coeffs @ basis.T + mean.reshape(-1)
+        if dense:
+            flat = coeffs @ self._dense_rows
+            flat += self._dense_mean.reshape(-1)
+        else:
+            flat = coeffs @ self._scaled_basis.T + self.mean_shape.reshape(-1)
         return flat.reshape(*coeffs.shape[:-1], -1, 3)
 
     def vertices(self, params: np.ndarray, dense: bool = True) -> np.ndarray:

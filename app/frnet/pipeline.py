@@ -46,6 +46,20 @@ MAX_MISSED_DETECTIONS = 3  # a track the detector misses this many times in a ro
 DUPLICATE_IOU = 0.5  # two tracks whose landmark ROIs overlap more than this are one face (the younger goes)
 
 
+class _StageClock:
+    """Wall time split over :data:`STAGES`: each :meth:`lap` charges the time since the previous
+    one (or since the clock was made) to a stage, so the laps add up to the whole call."""
+
+    def __init__(self) -> None:
+        self.laps = dict.fromkeys(STAGES, 0.0)
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] += (now - self._last) * 1e3
+        self._last = now
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
     """Everything that configures a :class:`Pipeline`; built alike by the CLI and the GUI.
@@ -196,56 +210,56 @@ class Pipeline:
     def process(self, frame_rgb: np.ndarray, timestamp_ms: int | None = None) -> FrameResult:
         """Run all stages on one RGB frame (H, W, 3) uint8.
 
+        ``FrameResult.timings_ms`` splits the call's whole wall time over :data:`STAGES` (every
+        line of this method is counted in exactly one stage), so their sum is the frame's cost.
+
         Raises:
             ValueError: the frame is not a non-empty H×W×3 uint8 array (:func:`frnet.files.check_rgb_image`).
         """
+        clock = _StageClock()
         frame_rgb = check_rgb_image(frame_rgb)
-        timings = dict.fromkeys(STAGES, 0.0)
         video = self.options.mode == "video"
         if video and timestamp_ms is None:
             timestamp_ms = (self._last_timestamp_ms or 0) + 33 if self._frame_index else 0
         height, width = frame_rgb.shape[:2]
 
         # detect + track: decide this frame's ROIs.
-        t0 = time.perf_counter()
         run_detector = (not video or not self._tracks or self._frame_index % self.options.redetect_every == 0
                         or any(t.missed or t.verify for t in self._tracks))
         detections: list[Detection] = []
         if run_detector:
             detections = self.detector(frame_rgb, timestamp_ms if video else None)
-        t1 = time.perf_counter()
-        timings["detect"] = (t1 - t0) * 1e3
+        clock.lap("detect")
         if video:
             tracks = self._update_tracks(detections, run_detector, width, height)
         else:
             tracks = [_Track(i, crop.roi_from_detection(d.box_xyxy), d.score) for i, d in
                       enumerate(self._largest(detections))]
         tracks = [t for t in tracks if (t.roi_box[2] - t.roi_box[0]) >= self.options.min_face_px]
-        timings["track"] = (time.perf_counter() - t1) * 1e3
+        clock.lap("track")
 
         # crop + infer (+ a landmark-framed second pass for faces without a landmark ROI yet).
-        params = self._regress([t.roi_box for t in tracks], frame_rgb, timings)
+        params = self._regress([t.roi_box for t in tracks], frame_rgb, clock)
         fresh = [i for i, t in enumerate(tracks) if not t.landmark_framed]
         if fresh:
-            t2 = time.perf_counter()
             landmarks = [self._landmarks_image(params[i], tracks[i].roi_box) for i in fresh]
             refined_rois = [crop.roi_from_landmarks(lm) for lm in landmarks]
-            timings["track"] += (time.perf_counter() - t2) * 1e3
-            refined = self._regress(refined_rois, frame_rgb, timings)
+            clock.lap("track")
+            refined = self._regress(refined_rois, frame_rgb, clock)
             for k, i in enumerate(fresh):
                 tracks[i].roi_box = refined_rois[k]
                 params[i] = refined[k]
 
-        # The unsmoothed landmarks frame the next crop (video) and measure the face's speed.
+        # track: the unsmoothed landmarks frame the next crop (video) and measure the face's speed.
         raw_landmarks = [self._landmarks_image(p, t.roi_box) for t, p in zip(tracks, params)]
         next_rois = [crop.roi_from_landmarks(lm) for lm in raw_landmarks]
         if video and len(tracks) > 1:
             keep = self._distinct_faces(tracks, next_rois)
             tracks, raw_landmarks, next_rois = ([seq[i] for i in keep] for seq in (tracks, raw_landmarks, next_rois))
             params = params[keep]
+        clock.lap("track")
 
         # smooth (video) in a frame-fixed ROI so ROI moves are not taken for motion.
-        t3 = time.perf_counter()
         settings = SMOOTHING_LEVELS[self.options.smoothing]
         if video and settings is not None:
             frame_roi = np.array([0.0, 0.0, float(max(width, height)), float(max(width, height))])
@@ -255,23 +269,21 @@ class Pipeline:
                 global_params = crop.reroi_params(params[i], track.roi_box, frame_roi)
                 smoothed = track.smoother(global_params, raw_landmarks[i], timestamp_ms / 1000.0, track.reframed)
                 params[i] = crop.reroi_params(smoothed, frame_roi, track.roi_box)
-        timings["smooth"] = (time.perf_counter() - t3) * 1e3
+        clock.lap("smooth")
 
         # reconstruct.
-        t4 = time.perf_counter()
         faces = []
         for track, p, next_roi in zip(tracks, params, next_rois):
             # Model space → image pixels in one float32 affine pass (the dense mesh is 7k vertices).
-            matrix = geometry.model_to_image_matrix(geometry.pose_matrix(p), track.roi_box).astype(np.float32)
-            linear, offset = matrix[:, :3].T, matrix[:, 3]
-            landmarks = self.face_model.landmarks_model(p) @ linear + offset
+            matrix = geometry.model_to_image_matrix(geometry.pose_matrix(p), track.roi_box)
+            landmarks = geometry.transform_points(self.face_model.landmarks_model(p), matrix)
             if self.options.dense:
-                vertices = self.face_model.shape(p, dense=True) @ linear + offset
+                vertices = geometry.transform_points(self.face_model.shape(p, dense=True), matrix)
             else:
                 vertices = np.zeros((0, 3), np.float32)
             angles = np.degrees(self.face_model.euler_angles(p))
             faces.append(FaceResult(params=p.astype(np.float32), roi_box=track.roi_box.astype(np.float64),
-                                    vertices=vertices, landmarks68=landmarks.astype(np.float32),
+                                    vertices=vertices, landmarks68=landmarks,
                                     yaw_pitch_roll_deg=angles.astype(np.float32), score=float(track.score),
                                     track_id=track.track_id))
             if video:
@@ -283,24 +295,23 @@ class Pipeline:
                 track.roi_box = next_roi  # next frame's crop
                 track.landmark_framed = True
                 track.reframed = False
-        timings["reconstruct"] = (time.perf_counter() - t4) * 1e3
         if video:
             self._tracks = [t for t in tracks if self._inside(t.roi_box, width, height)]
             self._last_timestamp_ms = timestamp_ms
-        result = FrameResult(self._frame_index, timestamp_ms, (width, height), faces, timings, run_detector,
+        result = FrameResult(self._frame_index, timestamp_ms, (width, height), faces, clock.laps, run_detector,
                              face_model=self.face_model)
         self._frame_index += 1
+        clock.lap("reconstruct")  # result.timings_ms is this same dict
         return result
 
-    def _regress(self, rois: list[np.ndarray], frame_rgb: np.ndarray, timings: dict) -> np.ndarray:
-        t0 = time.perf_counter()
+    def _regress(self, rois: list[np.ndarray], frame_rgb: np.ndarray, clock: _StageClock) -> np.ndarray:
         crops = np.stack([crop.crop_image(frame_rgb, roi) for roi in rois]) if rois else \
             np.zeros((0, geometry.CROP_SIZE, geometry.CROP_SIZE, 3), np.uint8)
-        t1 = time.perf_counter()
+        clock.lap("crop")
         params = self.regressor(crops) if len(rois) else np.zeros((0, self.face_model.num_params), np.float32)
-        timings["crop"] += (t1 - t0) * 1e3
-        timings["infer"] += (time.perf_counter() - t1) * 1e3
-        return np.array(params, dtype=np.float32)
+        params = np.array(params, dtype=np.float32)
+        clock.lap("infer")
+        return params
 
     def _landmarks_image(self, params: np.ndarray, roi_box: np.ndarray, with_depth: bool = False) -> np.ndarray:
         points = geometry.crop_to_image(self.face_model.landmarks68(params), roi_box)

@@ -80,9 +80,16 @@ def _affine_part(points: np.ndarray, velocity: np.ndarray) -> np.ndarray:
     Head motion (moves, turns, nods, zoom) is close to affine over the 68 points; independent
     per-point noise mostly is not, so the fit keeps the motion and drops most of the noise.
     """
-    design = np.concatenate([points - points.mean(axis=0), np.ones((len(points), 1))], axis=1)
-    coefficients, *_ = np.linalg.lstsq(design, velocity, rcond=None)
-    return design @ coefficients
+    # The design matrix [p - mean(p), 1] has its constant column orthogonal to the centred ones,
+    # so the least-squares fit splits into the mean velocity and a 2×2 normal-equation solve.
+    centred = points - points.mean(axis=0)
+    mean_velocity = velocity.mean(axis=0)
+    gram = centred.T @ centred
+    if abs(np.linalg.det(gram)) <= 1e-12 * max(float(np.trace(gram)), 1e-300) ** 2:
+        design = np.concatenate([centred, np.ones((len(points), 1))], axis=1)  # degenerate: points on a line
+        coefficients, *_ = np.linalg.lstsq(design, velocity, rcond=None)
+        return design @ coefficients
+    return centred @ np.linalg.solve(gram, centred.T @ (velocity - mean_velocity)) + mean_velocity
 
 
 @dataclass(frozen=True)
@@ -120,19 +127,22 @@ class SmoothingSettings:
 
 SMOOTHING_LEVELS: dict[str, SmoothingSettings | None] = {
     "none": None,
-    # Tuned on the temporal benchmark (scripts/smoothing_replay.py --search, docs/video.md): lower
-    # error than the per-frame output on its still, slow and fast frames, and on the real clips at
-    # most half the per-frame jitter on still segments with the p95 deviation under 3 % of the face.
-    # The prediction is trusted only from ≈ 0.85 face sizes/s on (trust_power 30: nearly a switch),
-    # so a slowly swaying head is low-passed and a turn is followed without lag.
-    "light": SmoothingSettings(min_cutoff_hz=0.97, beta=123.0, speed_cutoff_hz=7.4, velocity_cutoff_hz=5.8,
-                               prediction_speed=0.9, speed_knee=1.33, trust_power=30.0,
-                               expression_min_cutoff_hz=0.5, expression_beta=0.17),
-    # A calmer overlay (pose 0.5 Hz, expression 0.3 Hz when still): 0.15–0.42 of the per-frame
-    # jitter on the real clips' still segments, for ≈ 3.5 % more error on slowly moving faces.
-    "strong": SmoothingSettings(min_cutoff_hz=0.5, beta=80.0, speed_cutoff_hz=7.4, velocity_cutoff_hz=5.8,
-                                prediction_speed=0.9, speed_knee=1.33, trust_power=30.0,
-                                expression_min_cutoff_hz=0.3, expression_beta=0.17),
+    # Tuned on the temporal benchmark (scripts/smoothing_replay.py --search 300, docs/video.md) on
+    # the recordings of the shipped v2 network: lower error than the per-frame output on its still,
+    # slow and fast frames, and on the real clips at most half the per-frame jitter on still
+    # segments with the p95 deviation under 3 % of the face. The pose cut-off is 0.3 Hz when still
+    # (the search's floor) and rises steeply with speed; the prediction is trusted only from
+    # ≈ 0.55 face sizes/s on (trust_power 46: nearly a switch) and uses a strongly low-passed rate
+    # of change (1.4 Hz), so a slowly swaying head is low-passed and a turn is followed.
+    "light": SmoothingSettings(min_cutoff_hz=0.3, beta=123.0, speed_cutoff_hz=7.0, velocity_cutoff_hz=1.41,
+                               prediction_speed=0.57, speed_knee=1.23, trust_power=46.2,
+                               expression_min_cutoff_hz=0.5, expression_beta=0.084),
+    # A calmer overlay: light's still cut-offs lowered (pose 0.15 Hz, expression 0.3 Hz) and a
+    # slower rise (beta 80): 0.16–0.36 of the per-frame jitter on the real clips' still segments,
+    # for ≈ 2.4 % more error on slowly moving faces.
+    "strong": SmoothingSettings(min_cutoff_hz=0.15, beta=80.0, speed_cutoff_hz=7.0, velocity_cutoff_hz=1.41,
+                                prediction_speed=0.57, speed_knee=1.23, trust_power=46.2,
+                                expression_min_cutoff_hz=0.3, expression_beta=0.084),
 }
 DEFAULT_SMOOTHING = "light"
 
