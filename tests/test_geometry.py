@@ -246,3 +246,18 @@ def test_reroi_params_keeps_image_landmarks():
     tracked = roi_from_landmarks(before)
     again = geometry.crop_to_image(model.landmarks68(reroi_params(params, old_rois, tracked)), tracked)
     assert np.abs(again - before).max() < 1e-4 * side.max()
+
+
+def test_euler_of_one_rotation_equals_the_batched_formula():
+    """The runtime's single-rotation path gives the batched path's angles, gimbal lock included."""
+    rng = np.random.default_rng(11)
+    angles = rng.uniform(-1.5, 1.5, (300, 3))
+    rotations = geometry.rotation_from_euler(angles[:, 0], angles[:, 1], angles[:, 2])
+    rotations = np.concatenate([rotations, geometry.rotation_from_euler(np.array([np.pi / 2, -np.pi / 2]),
+                                                                        np.array([0.3, -0.2]),
+                                                                        np.array([0.2, 0.1]))])
+    batched = geometry.euler_from_rotation(rotations)
+    single = np.stack([geometry.euler_from_rotation(r) for r in rotations])
+    np.testing.assert_allclose(single, batched, atol=1e-12)
+    np.testing.assert_allclose(single[:300], angles, atol=1e-9)
+    assert single.shape == (302, 3) and single[-1, 2] == 0.0

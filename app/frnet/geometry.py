@@ -17,6 +17,8 @@ Conventions (the 3DDFA ones, written out):
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -43,6 +45,12 @@ def euler_from_rotation(rotation: np.ndarray) -> np.ndarray:
     Yaw is in [-π/2, π/2]; at gimbal lock (|yaw| = 90°) roll is set to 0 and pitch absorbs it.
     """
     rotation = np.asarray(rotation, dtype=np.float64)
+    if rotation.shape == (3, 3):  # one face per frame in the runtime: the same formulas on floats
+        (r00, _, _), (r10, r11, r12), (r20, r21, r22) = rotation.tolist()
+        sin_yaw = min(1.0, max(-1.0, -r20))
+        if abs(sin_yaw) > 1.0 - 1e-9:
+            return np.array([math.asin(sin_yaw), math.atan2(-r12, r11), 0.0])
+        return np.array([math.asin(sin_yaw), math.atan2(r21, r22), math.atan2(r10, r00)])
     sin_yaw = np.clip(-rotation[..., 2, 0], -1.0, 1.0)
     yaw = np.arcsin(sin_yaw)
     locked = np.abs(sin_yaw) > 1.0 - 1e-9

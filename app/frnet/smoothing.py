@@ -32,6 +32,8 @@ from .geometry import NUM_POSE_PARAMS
 
 
 def _alpha(cutoff_hz: np.ndarray | float, dt_s: float) -> np.ndarray | float:
+    if isinstance(cutoff_hz, float):  # the per-frame scalars: plain floats, no numpy round trip
+        return 0.0 if cutoff_hz <= 0 else 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff_hz * dt_s))
     tau = 1.0 / (2 * math.pi * np.asarray(cutoff_hz))
     return 1.0 / (1.0 + tau / dt_s)
 
@@ -84,12 +86,14 @@ def _affine_part(points: np.ndarray, velocity: np.ndarray) -> np.ndarray:
     # so the least-squares fit splits into the mean velocity and a 2×2 normal-equation solve.
     centred = points - points.mean(axis=0)
     mean_velocity = velocity.mean(axis=0)
-    gram = centred.T @ centred
-    if abs(np.linalg.det(gram)) <= 1e-12 * max(float(np.trace(gram)), 1e-300) ** 2:
+    (gxx, gxy), (_, gyy) = (centred.T @ centred).tolist()
+    det = gxx * gyy - gxy * gxy
+    if abs(det) <= 1e-12 * max(gxx + gyy, 1e-300) ** 2:
         design = np.concatenate([centred, np.ones((len(points), 1))], axis=1)  # degenerate: points on a line
         coefficients, *_ = np.linalg.lstsq(design, velocity, rcond=None)
         return design @ coefficients
-    return centred @ np.linalg.solve(gram, centred.T @ (velocity - mean_velocity)) + mean_velocity
+    inverse = np.array([[gyy, -gxy], [-gxy, gxx]]) / det
+    return centred @ (inverse @ (centred.T @ (velocity - mean_velocity))) + mean_velocity
 
 
 @dataclass(frozen=True)
