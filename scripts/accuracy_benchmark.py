@@ -100,8 +100,10 @@ def _write_manifest(folder: Path, content: dict) -> None:
 
 
 def _file_stamp(path: Path) -> str:
-    stat = path.stat()
-    return f"{stat.st_size}:{int(stat.st_mtime)}"
+    """What identifies a source file in a manifest: its content (a copy of ``../shared`` with new
+    modification times, as every new machine has, reuses the sets and the peers' predictions)."""
+    with open(path, "rb") as handle:
+        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def build_ytf68_val(folder: Path, data_dir: Path, limit: int | None, rebuild: bool) -> dict:

@@ -74,7 +74,6 @@ DEPTHWISE_CHANNELS = (32, 36, 40, 48)
 def depthwise_graphs(folder: Path, size: int = 30) -> dict[str, tuple[Path, str]]:
     import torch
 
-    from frnet.train.quantize import quantize
 
     class Chain(torch.nn.Module):
         def __init__(self, channels: int, depthwise: bool):

@@ -14,7 +14,6 @@ import argparse
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from frnet import crop
 from frnet.facemodel import load_face_model

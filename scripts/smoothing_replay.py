@@ -122,14 +122,14 @@ def search(recordings: list[dict], start: SmoothingSettings, face_model, steps: 
         m = targets(score(recordings, settings, face_model), reference)
         return -m["jitter"] + 100 * max(0.0, 0.003 - m["nme"]) + max(0.0, 0.2 - m["deviation"]), m
 
-    best, (best_cost, margins) = start, cost(start)
+    best, (best_cost, _) = start, cost(start)
     for step in range(steps):
         changes = {k: getattr(best, k) * float(np.exp(rng.normal(0, 0.25)))
                    for k in rng.choice(fields, size=int(rng.integers(1, min(3, len(fields)) + 1)), replace=False)}
         candidate = dataclasses.replace(best, **{k: max(v, FLOORS.get(k, 0.0)) for k, v in changes.items()})
         value, m = cost(candidate)
         if value < best_cost:
-            best, best_cost, margins = candidate, value, m
+            best, best_cost = candidate, value
             print(f"step {step}: margins {json.dumps({k: round(v, 4) for k, v in m.items()})}", flush=True)
     return best
 

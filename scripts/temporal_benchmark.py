@@ -57,7 +57,7 @@ from frnet.datasets import read_landmarks_csv, shared_data_dir  # noqa: E402
 from frnet.evaluate import bbox_size  # noqa: E402
 from frnet.facemodel import FaceModel, load_face_model  # noqa: E402
 from frnet.fitting import fit_to_mesh  # noqa: E402
-from frnet.smoothing import SMOOTHING_LEVELS, FaceSmoother  # noqa: E402
+from frnet.smoothing import SMOOTHING_LEVELS, FaceSmoother, SmoothingSettings  # noqa: E402
 from frnet.video import VideoReader  # noqa: E402
 
 log = logging.getLogger("temporal_benchmark")

@@ -342,6 +342,25 @@ def test_profiled_set_writer_round_trips_through_the_csv_reader(tmp_path):
     assert doc.read_text() == f"intro\n{bench.MARK_START}\nnew\n{bench.MARK_END}\noutro\n"
 
 
+def test_manifests_name_source_files_by_content_not_by_modification_time(tmp_path):
+    """A new machine's copy of ../shared has new mtimes: the sets (and the peers' saved
+    predictions, keyed by the set's manifest) must be reused; changed content must not be."""
+    import os
+
+    bench = load_script("accuracy_benchmark")
+    source = tmp_path / "landmarks68.csv"
+    source.write_text("name,x0\na,1\n")
+    stamp = bench._file_stamp(source)
+    os.utime(source, (1_000_000, 1_000_000))
+    assert bench._file_stamp(source) == stamp
+    folder = tmp_path / "set"
+    folder.mkdir()
+    bench._write_manifest(folder, {"source": stamp, "images": 1})
+    assert bench._manifest_ok(folder, {"source": bench._file_stamp(source)})
+    source.write_text("name,x0\na,2\n")
+    assert not bench._manifest_ok(folder, {"source": bench._file_stamp(source)})
+
+
 def _aflw_subset(folder: Path, count: int = 6) -> Path:
     """``count`` AFLW faces at mixed yaw: symlinked images + a ground-truth CSV with pose columns."""
     from frnet.train.real_labels import read_meta_csv, read_partial_landmarks_csv, read_visibility_csv

@@ -354,7 +354,6 @@ def build_face_model(teacher_dir: Path, data_dir: Path, num_identity: int = 40, 
     reference = canonical_frame(0.5 * (mean + mirror_shapes(mean[None], mirror)[0]))
     both = np.concatenate([aligned, mirror_shapes(aligned, mirror)])
     both_persons = np.concatenate([persons, np.char.add(persons, ":mirrored")])
-    both_kinds = np.concatenate([kinds, kinds])
     aligned, mean, rms = generalized_procrustes(both, reference)
     mean = canonical_frame(mean)
     aligned, _, rms = generalized_procrustes(aligned, mean, iterations=1)
