@@ -4,7 +4,9 @@
 * ``settings``, ``dialogs``, ``window`` — the desktop app offscreen: an INI settings file in
   ``tmp_path``, error dialogs recorded instead of shown, a shown ``MainWindow`` (pytest-qt);
 * ``torch_one_thread`` — torch on one thread for a test (the training-code tests use it);
-* ``xvfb_display`` — a private X server (Xvfb) for tests that need a real display.
+* ``xvfb_display`` — a private X server (Xvfb) for tests that need a real display;
+* (autouse) the ``frnet`` logger is put back before every test: ``frnet-app -q`` run in-process
+  (``cli.main``) sets it to errors only, which hid later tests' warnings from ``caplog``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import select
 import shutil
 import subprocess
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -22,6 +26,19 @@ from support import SAMPLE
 
 XVFB = shutil.which("Xvfb")
 SCREEN = (1280, 800)
+
+
+_FRNET_LOGGER = logging.getLogger("frnet")
+_FRNET_LOGGER_STATE = (_FRNET_LOGGER.level, _FRNET_LOGGER.propagate, list(_FRNET_LOGGER.handlers))
+
+
+@pytest.fixture(autouse=True)
+def _restore_frnet_logger():
+    """Before each test (module fixtures may have run the CLI already), as when the session began."""
+    level, propagate, handlers = _FRNET_LOGGER_STATE
+    _FRNET_LOGGER.setLevel(level)
+    _FRNET_LOGGER.propagate = propagate
+    _FRNET_LOGGER.handlers[:] = handlers
 
 
 @pytest.fixture
