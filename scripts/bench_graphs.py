@@ -3,8 +3,10 @@
 ::
 
     python scripts/bench_graphs.py NAME=GRAPH.onnx … [--rounds 5]     # any graphs, e.g. an older export
+    python scripts/bench_graphs.py NAME=GRAPH.onnx --rounds 60 --per-round   # ratio vs the host's speed
     python scripts/bench_graphs.py --ablation [--rounds 3]             # what each ingredient of the paper costs
     python scripts/bench_graphs.py --depthwise [--rounds 3]            # int8 3×3 depthwise cost by channel count
+    python scripts/bench_graphs.py --splits [--rounds 20]              # other float32/int8 splits of the network
 
 Each graph runs alone (``frnet.bench.yardstick_ratios``: the same float32 batch, 1 thread, batch 1,
 the app's session options, alternating blocks); printed: each graph's time relative to the
@@ -65,6 +67,45 @@ def ablation_graphs(folder: Path) -> dict[str, tuple[Path, str]]:
         export_onnx(deployed, fp32)
         quantize(fp32, int8, calibration, method="minmax")
         graphs[name] = (int8, "int8")
+    return graphs
+
+
+def _stages(graph, stages: tuple[int, ...], part: str = "") -> list[str]:
+    """Names of the nodes of Layer ``i + 1`` for ``i`` in ``stages`` (``part``: only those whose
+    name holds it, e.g. the multi-scale filter ``/body/body.1/``)."""
+    return [node.name for node in graph.node if node.op_type != "Constant" and part in node.name
+            and any(f"/net/stages/stages.{i}/" in node.name for i in stages)]
+
+
+def split_graphs(folder: Path) -> dict[str, tuple[Path, str]]:
+    """The shipped float32 graph quantised with other float/int8 splits than the shipped one
+    (:func:`frnet.train.quantize.float_nodes`: stem and Layer1 float); random calibration crops —
+    the scales do not change the cost. The shipped int8 graph is timed beside them."""
+    from frnet.regressor import INT8_ONNX_FILE, ONNX_FILE
+    from frnet.resources import resource_path
+    from frnet.train.quantize import float_nodes, quantize
+
+    def layer1_int8(graph):
+        return [n for n in float_nodes(graph) if n not in set(_stages(graph, (0,)))]
+
+    def stem_and_layer1_int8(graph):
+        return [n for n in layer1_int8(graph) if not n.startswith("/net/stem")]
+
+    def filters_float(graph):
+        return float_nodes(graph) + _stages(graph, (1, 2, 3, 4, 5, 6), "/body/body.1/")
+
+    def small_filters_float(graph):
+        return float_nodes(graph) + _stages(graph, (3, 4, 5, 6), "/body/body.1/")
+
+    calibration = np.random.default_rng(0).uniform(0, 255, (32, 3, 120, 120)).astype(np.float32)
+    graphs = {"shipped split (stem + Layer1 float)": (resource_path("models", INT8_ONNX_FILE), "int8")}
+    rules = {"Layer1 int8 too": layer1_int8, "stem and Layer1 int8 too": stem_and_layer1_int8,
+             "multi-scale filters float (Layer2-7)": filters_float,
+             "multi-scale filters float at 8x8 and 4x4 (Layer4-7)": small_filters_float}
+    for index, (name, rule) in enumerate(rules.items()):
+        out = folder / f"split{index}.onnx"
+        quantize(resource_path("models", ONNX_FILE), out, calibration, method="minmax", keep_float=rule)
+        graphs[name] = (out, "int8")
     return graphs
 
 
@@ -147,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("graphs", nargs="*", metavar="NAME=GRAPH", help="graphs to time")
     parser.add_argument("--ablation", action="store_true", help="time the four ablation networks instead")
     parser.add_argument("--depthwise", action="store_true", help="int8 3×3 depthwise cost at 30×30 by channel count")
+    parser.add_argument("--splits", action="store_true",
+                        help="the shipped network quantised with other float32/int8 splits, beside the shipped int8 graph")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--per-round", action="store_true",
+                        help="print every round (the yardstick's ms and each ratio) and the ratios on the host's "
+                             "faster and slower half of the rounds (split at the median yardstick time)")
     args = parser.parse_args(argv)
     if args.depthwise:
         with tempfile.TemporaryDirectory(prefix="frnet-dw-") as tmp:
@@ -164,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="frnet-graphs-") as tmp:
         if args.ablation:
             graphs = ablation_graphs(Path(tmp))
+        elif args.splits:
+            graphs = split_graphs(Path(tmp))
         else:
             graphs = {}
             for item in args.graphs:
@@ -178,7 +226,27 @@ def main(argv: list[str] | None = None) -> int:
     for name, ratio in ratios.items():
         print(f"  {name}: {ratio['median']:.3f}× the yardstick's time (spread {ratio['min']:.3f}–{ratio['max']:.3f}, "
               f"{len(ratio['rounds'])} rounds)")
+    if args.per_round:
+        print_per_round(ratios, reference["rounds_ms"])
     return 0
+
+
+def print_per_round(ratios: dict[str, dict], rounds_ms: list[float]) -> None:
+    """Round by round, then the median ratio on the rounds where the host was faster / slower than
+    its median (shared hosts change speed for minutes at a time; the two halves show whether a
+    graph's ratio depends on it)."""
+    for index, ms in enumerate(rounds_ms):
+        cells = "  ".join(f"{name} {ratio['rounds'][index]:.3f}×" for name, ratio in ratios.items())
+        print(f"  round {index + 1}: yardstick {ms:.2f} ms  {cells}")
+    split = float(np.median(rounds_ms))
+    for label, chosen in (("faster", [i for i, ms in enumerate(rounds_ms) if ms <= split]),
+                          ("slower", [i for i, ms in enumerate(rounds_ms) if ms > split])):
+        if not chosen:
+            continue
+        yard = float(np.median([rounds_ms[i] for i in chosen]))
+        cells = "  ".join(f"{name} {float(np.median([ratio['rounds'][i] for i in chosen])):.3f}×"
+                          for name, ratio in ratios.items())
+        print(f"  {label} half ({len(chosen)} rounds, yardstick median {yard:.2f} ms): {cells}")
 
 
 if __name__ == "__main__":

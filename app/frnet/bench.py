@@ -120,7 +120,7 @@ class Report:
     machine: dict
     network: dict
     regressor_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # "int8 threads=1" → {batch1, batch4_per_face}
-    reference_ms: dict[str, float] = field(default_factory=dict)  # the yardstick, 1 thread: {batch1, batch1_p90}
+    reference_ms: dict[str, float | list[float]] = field(default_factory=dict)  # the yardstick, 1 thread: {batch1, batch1_p90, rounds_ms}
     reference_note: str = ""  # what the yardstick is, or why it was skipped
     # graph ("fp32", "int8") → {"median", "min", "max", "rounds": [...]}: time relative to the yardstick
     reference_ratio: dict[str, dict] = field(default_factory=dict)
@@ -265,7 +265,8 @@ def yardstick_ratios(graphs: dict[str, tuple[Path | None, str]], yardstick: Path
     float32 batch, so no graph pays for a conversion the others skip — at 1 thread with the app's
     session options. A round times ``blocks`` blocks of ``BLOCK`` calls per graph, alternating
     graphs block by block; the ratio of a round is the graph's median over the yardstick's median
-    in that round. Returns ``({name: {median, min, max, rounds}}, yardstick {batch1, batch1_p90})``.
+    in that round. Returns ``({name: {median, min, max, rounds}}, yardstick {batch1, batch1_p90,
+    rounds_ms})`` (``rounds_ms``: the yardstick's median per round, which shows the host's speed).
     """
     from .geometry import CROP_SIZE
     from .regressor import Regressor
@@ -279,6 +280,7 @@ def yardstick_ratios(graphs: dict[str, tuple[Path | None, str]], yardstick: Path
             regressor.run_nchw(batch)
     per_round: dict[str, list[float]] = {name: [] for name in graphs}
     all_yardstick: list[float] = []
+    round_ms: list[float] = []
     for _ in range(rounds):
         times: dict[str, list[float]] = {name: [] for name in sessions}
         for _ in range(blocks):
@@ -290,12 +292,13 @@ def yardstick_ratios(graphs: dict[str, tuple[Path | None, str]], yardstick: Path
                     times[name].append((time.perf_counter() - start) * 1e3)
         base = float(np.median(times["yardstick"]))
         all_yardstick += times["yardstick"]
+        round_ms.append(round(base, 4))
         for name in graphs:
             per_round[name].append(float(np.median(times[name])) / base)
     summary = {name: {"median": float(np.median(r)), "min": float(min(r)), "max": float(max(r)),
                       "rounds": [round(v, 4) for v in r]} for name, r in per_round.items()}
     median, p90 = _median_p90(all_yardstick)
-    return summary, {"batch1": median, "batch1_p90": p90}
+    return summary, {"batch1": median, "batch1_p90": p90, "rounds_ms": round_ms}
 
 
 def bench_frame_loop(path: Path, clip_name: str, size_name: str, frames: int, warmup: int,

@@ -135,9 +135,11 @@ def float_nodes(graph) -> list[str]:
 
 
 def quantize(fp32_path: Path, out: Path, calibration: np.ndarray, method: str = "percentile",
-             calibration_source: str = "") -> dict:
+             calibration_source: str = "", keep_float=None) -> dict:
     """Write the int8 QDQ graph of ``fp32_path`` to ``out`` (atomically); returns its quantisation
-    record (also stored in the graph's metadata as ``frnet_quantization``)."""
+    record (also stored in the graph's metadata as ``frnet_quantization``). ``keep_float`` (graph →
+    node names left float32) replaces :func:`float_nodes`, for timing other splits
+    (``scripts/bench_graphs.py --splits``)."""
     import onnx
     import onnxruntime
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
@@ -164,7 +166,7 @@ def quantize(fp32_path: Path, out: Path, calibration: np.ndarray, method: str = 
         calibrate = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                      "entropy": CalibrationMethod.Entropy}[method]
         quantized = Path(tmp) / "int8.onnx"
-        keep_float = float_nodes(onnx.load(str(prepared)).graph)
+        keep_float = (keep_float or float_nodes)(onnx.load(str(prepared)).graph)
         quantize_static(
             str(prepared), str(quantized), Reader([calibration[i:i + 32] for i in range(0, len(calibration), 32)]),
             quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
