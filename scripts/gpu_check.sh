@@ -94,8 +94,24 @@ run "${PIP[@]}" install ".[dev]"
 run "${PIP[@]}" uninstall -y onnxruntime
 # The [cuda,cudnn] extras bring the CUDA 12 runtime and cuDNN 9 as wheels (no system CUDA needed).
 run "${PIP[@]}" install "onnxruntime-gpu[cuda,cudnn]"
-# TensorRT's runtime for the TensorRT provider; without it the TensorRT rows read n/a.
-if ! run "${PIP[@]}" install tensorrt-cu12; then
+# TensorRT's runtime for the TensorRT provider; without it the TensorRT rows read n/a. The wheel
+# must be the TensorRT major version this onnxruntime-gpu's provider library links against
+# (libnvinfer.so.N; PyPI's newest tensorrt-cu12 may be a later major, which the provider cannot
+# load), so N is read from the installed provider library first.
+TRT_SPEC=tensorrt-cu12
+if [ "$DRY_RUN" -eq 0 ]; then
+    TRT_MAJOR=$("$VENV/bin/python" - <<'EOF'
+import pathlib, re
+import onnxruntime
+libs = sorted(pathlib.Path(onnxruntime.__file__).parent.glob("capi/libonnxruntime_providers_tensorrt.so*"))
+found = re.search(rb"libnvinfer\.so\.(\d+)", libs[0].read_bytes()) if libs else None
+print(found.group(1).decode() if found else "")
+EOF
+) || TRT_MAJOR=""
+    if [ -n "$TRT_MAJOR" ]; then TRT_SPEC="tensorrt-cu12==${TRT_MAJOR}.*"; fi
+    say "tensorrt: the provider links libnvinfer.so.${TRT_MAJOR:-?}; installing ${TRT_SPEC}"
+fi
+if ! run "${PIP[@]}" install "$TRT_SPEC"; then
     say "tensorrt: wheel not installable here; TensorRT rows will read n/a"
 fi
 if [ "$DRY_RUN" -eq 0 ]; then
