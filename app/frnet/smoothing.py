@@ -142,10 +142,10 @@ SMOOTHING_LEVELS: dict[str, SmoothingSettings | None] = {
     "light": SmoothingSettings(min_cutoff_hz=0.3, beta=123.0, speed_cutoff_hz=7.0, velocity_cutoff_hz=1.41,
                                prediction_speed=0.57, speed_knee=1.23, trust_power=46.2,
                                expression_min_cutoff_hz=0.5, expression_beta=0.084),
-    # A calmer overlay: light's still cut-offs lowered (pose 0.15 Hz, expression 0.3 Hz) and a
-    # slower rise (beta 80): 0.16–0.36 of the per-frame jitter on the real clips' still segments,
-    # for ≈ 2.4 % more error on slowly moving faces.
 }
+# A calmer overlay: light's still cut-offs lowered (pose 0.15 Hz, expression 0.3 Hz) and a
+# slower rise (beta 80): 0.16–0.36 of the per-frame jitter on the real clips' still segments,
+# for ≈ 2.4 % more error on slowly moving faces.
 SMOOTHING_LEVELS["strong"] = dataclasses.replace(SMOOTHING_LEVELS["light"], min_cutoff_hz=0.15, beta=80.0,
                                                  expression_min_cutoff_hz=0.3)
 DEFAULT_SMOOTHING = "light"
