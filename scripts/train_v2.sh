@@ -41,11 +41,14 @@ args=(--run "$RUN" --data "$DATA" --recipe v2 --epochs "$EPOCHS" --samples-per-e
 if [ -f "$RUN/last.pt" ]; then
   args+=(--resume)
 elif [ -n "$INIT" ]; then
+  [ -f "$INIT" ] || scripts/restore_state.sh "$INIT"   # an archived state (checkpoints/ARCHIVED.sha256)
   args+=(--init-from "$INIT")
-elif [ -f checkpoints/mobilefrnet_v2/last.pt ]; then   # a later session: continue the committed state
+elif scripts/restore_state.sh checkpoints/mobilefrnet_v2/last.pt checkpoints/mobilefrnet_v2/best.pt; then
+  # A later session: continue the committed state (archived in git history, checkpoints/ARCHIVED.sha256).
   mkdir -p "$RUN" && cp checkpoints/mobilefrnet_v2/last.pt checkpoints/mobilefrnet_v2/log.csv "$RUN"/ && args+=(--resume)
-  [ -f checkpoints/mobilefrnet_v2/best.pt ] && cp checkpoints/mobilefrnet_v2/best.pt "$RUN"/
+  cp checkpoints/mobilefrnet_v2/best.pt "$RUN"/
 else
+  scripts/restore_state.sh checkpoints/mobilefrnet_v1/best.pt
   args+=(--init-from checkpoints/mobilefrnet_v1/best.pt)
 fi
 exec "$PY" -m frnet.train.train "${args[@]}" "$@"

@@ -18,6 +18,8 @@ nothing from it is fitted.
 
     python -m frnet.build.landmark_embedding --checkpoint checkpoints/mobilefrnet_v2/best.pt \\
         --out models/frnet_face_model_v1.npz --report docs/training/landmark_embedding.json
+
+(That checkpoint is archived in git history: ``scripts/restore_state.sh checkpoints/mobilefrnet_v2/best.pt``.)
 """
 from __future__ import annotations
 

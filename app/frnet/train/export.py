@@ -5,7 +5,7 @@ The exported graph is self-contained: it takes a batch of 120×120 RGB crops as 
 de-normalisation are baked in. The same constants are also stored as metadata so a user can read
 what the graph expects without torch::
 
-    python -m frnet.train.export --checkpoint checkpoints/mobilefrnet_v2/best.pt --out models/mobilefrnet_v2.onnx
+    python -m frnet.train.export --checkpoint checkpoints/mobilefrnet_v2_ft/best.pt --out models/mobilefrnet_v2.onnx
 """
 
 from __future__ import annotations
