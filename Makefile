@@ -10,7 +10,7 @@ PIP_FLAGS := --progress-bar on --disable-pip-version-check
 # The demo environment is rebuilt when frnet's own files change (a normal, non-editable install).
 FRNET_FILES := pyproject.toml $(shell find app models shaders assets -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup build-env demo-env tools blender-env demo test clean
+.PHONY: setup build-env demo-env tools blender-env litert-env demo test clean
 
 # The demo: `pip install .` into its own environment — frnet's runtime dependencies only (no torch,
 # no test tools), exactly what a user of the package gets.
@@ -76,8 +76,18 @@ blender-env: .venv-blender/.installed
 	.venv-blender/bin/pip install $(PIP_FLAGS) 'bpy>=4.2'
 	touch $@
 
+# LiteRT (XNNPACK) beside ONNX Runtime for scripts/bench_litert.py only (issue 15's "another CPU
+# runtime?" question); not part of frnet's runtime.
+litert-env: .venv-litert/.installed
+.venv-litert/.installed:
+	$(PYTHON) -m venv .venv-litert
+	.venv-litert/bin/pip install $(PIP_FLAGS) --upgrade pip
+	.venv-litert/bin/pip install $(PIP_FLAGS) torch==2.13.0
+	.venv-litert/bin/pip install $(PIP_FLAGS) litert-torch==0.10.0 onnxruntime opencv-python-headless platformdirs threadpoolctl
+	touch $@
+
 test: setup build-env tools
 	QT_QPA_PLATFORM=offscreen OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -ra
 
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) $(DEMO_VENV) .venv-blender $(GLTF_VALIDATOR) .pytest_cache out
+	rm -rf $(VENV) $(BUILD_VENV) $(DEMO_VENV) .venv-blender .venv-litert $(GLTF_VALIDATOR) .pytest_cache out
