@@ -4,6 +4,8 @@ Run by ``scripts/gpu_check.sh`` inside an environment with ``onnxruntime-gpu`` (
 "GPU"); it also runs, and reports every GPU row as n/a with the reason, on a CPU-only install::
 
     python scripts/bench_gpu.py [--batches 1 8 64] [--engine-cache DIR] [--json FILE] [--require-gpu]
+    python scripts/bench_gpu.py --save-crops FILE.npz      # only write the real crops (for a machine
+    python scripts/bench_gpu.py --crops FILE.npz …         # without the detector, e.g. a lent GPU)
 
 Rows (each a :class:`frnet.regressor.Regressor` on the float32 graph, as the app builds it):
 
@@ -143,13 +145,37 @@ def main(argv: list[str] | None = None) -> int:
                         help="TensorRT engine cache (default: a fresh temporary folder, so the build is timed)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     parser.add_argument("--require-gpu", action="store_true", help="exit 1 unless the CUDA row ran on the GPU")
+    parser.add_argument("--crops", type=Path, default=None,
+                        help="real face crops saved by --save-crops (no detector needed here)")
+    parser.add_argument("--save-crops", type=Path, default=None, metavar="FILE",
+                        help="write the real face crops to FILE (.npz) and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from frnet.regressor import TENSORRT_MAX_BATCH, Regressor
 
     if max(args.batches) > TENSORRT_MAX_BATCH or min(args.batches) < 1:
         parser.error(f"batches must be 1 … {TENSORRT_MAX_BATCH} (the TensorRT engine's profile)")
-    crops, source = face_crops()
+    if args.save_crops:
+        crops, source = face_crops()
+        args.save_crops.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.save_crops.with_name(args.save_crops.name + ".tmp.npz")
+        np.savez_compressed(tmp, crops=crops, source=np.array(source))
+        tmp.replace(args.save_crops)
+        print(f"{args.save_crops}: {source}")
+        return 0
+    if args.crops:
+        try:
+            with np.load(args.crops) as saved:
+                crops, source = saved["crops"], str(saved["source"])
+        except (OSError, KeyError, ValueError) as exc:
+            print(f"error: {args.crops} holds no saved crops (--save-crops): {exc}", file=sys.stderr)
+            return 2
+        if crops.ndim != 4 or crops.shape[1:] != (120, 120, 3) or crops.dtype != np.uint8:
+            print(f"error: {args.crops}: crops of shape {crops.shape} {crops.dtype}, not (N, 120, 120, 3) uint8",
+                  file=sys.stderr)
+            return 2
+    else:
+        crops, source = face_crops()
     reference = Regressor(device="cpu", threads=1, precision="fp32")(crops)
     with tempfile.TemporaryDirectory(prefix="frnet-trt-") as tmp:
         cache = args.engine_cache or Path(tmp)

@@ -2,6 +2,8 @@
 # frnet on a GPU, in one command (docs/performance.md, "GPU"):
 #
 #   scripts/gpu_check.sh [--dry-run] [--venv DIR] [--python PYTHON] [--wheels DIR] [--clip VIDEO] [--out DIR]
+#   scripts/gpu_check.sh --device-machine [--out DIR]   # on a GPU lent by the device tool, after
+#                                                       # scripts/device_gpu_prepare.sh (see there)
 #
 # 1. checks for an NVIDIA driver (nvidia-smi);
 # 2. creates a fresh virtual environment (default .venv-gpu) with frnet and onnxruntime-gpu
@@ -15,11 +17,19 @@
 # Everything goes to --out (default out/gpu_check): gpu_bench.json, the logs, summary.txt.
 # --dry-run prints every command without running it (and needs no GPU). Exit status: 0 when every
 # step passed, 1 when one failed (the summary says which), 2 for bad usage.
+#
+# --device-machine: the lent machine has no registry, no face detector, no PyAV and no ../shared,
+# so instead of step 2 the onnxruntime-gpu wheel carried in parts (/tmp/frnet-carry, checked
+# against .devcarry/carry.sha256) is unpacked into /tmp/frnet-site, which goes first on PYTHONPATH
+# beside the machine's own Python (it shadows that Python's CPU onnxruntime; the check fails
+# unless the GPU build is the one imported); step 3 runs tests/test_gpu.py alone, step 4 uses the
+# carried real crops (.devcarry/crops.npz), and step 5 reads n/a.
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 DRY_RUN=0
+DEVICE_MACHINE=0
 VENV=.venv-gpu
 PYTHON=${PYTHON:-python3}
 WHEELS=""
@@ -28,6 +38,7 @@ OUT=out/gpu_check
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) DRY_RUN=1 ;;
+        --device-machine) DEVICE_MACHINE=1 ;;
         --venv) VENV=${2:?--venv needs a folder}; shift ;;
         --python) PYTHON=${2:?--python needs an interpreter}; shift ;;
         --wheels) WHEELS=${2:?--wheels needs a folder}; shift ;;
@@ -75,6 +86,54 @@ step() {  # step NAME COMMAND…: run, log to $OUT/NAME.log, record pass/fail, c
     fi
 }
 
+device_machine_check() {  # steps 2-5 on a machine lent by the device tool (see the top)
+    # (The three folders can be moved for tests: FRNET_CARRY_DIR, FRNET_SITE_DIR, FRNET_DEVCARRY.)
+    local carry=${FRNET_CARRY_DIR:-/tmp/frnet-carry} site=${FRNET_SITE_DIR:-/tmp/frnet-site}
+    local devcarry=${FRNET_DEVCARRY:-$ROOT/.devcarry}
+    local manifest=$devcarry/carry.sha256 crops=$devcarry/crops.npz
+    if [ ! -f "$manifest" ] || [ ! -f "$crops" ]; then
+        echo "gpu_check.sh: $manifest or $crops was not carried (scripts/device_gpu_prepare.sh)" >&2
+        exit 2
+    fi
+    if ! (cd "$carry" && grep -v '^#' "$manifest" | sha256sum -c --quiet); then
+        say "device: the carried parts in $carry are missing or damaged (see $manifest)"
+        FAILED=1
+        return
+    fi
+    rm -rf "$site" && mkdir -p "$site"
+    if ! cat "$carry"/part.* | xz -d | tar -C "$site" -xf -; then
+        say "device: cannot unpack the carried onnxruntime-gpu"
+        FAILED=1
+        return
+    fi
+    export PYTHONPATH="$site:$ROOT/app${PYTHONPATH:+:$PYTHONPATH}"
+    # The CUDA and cuDNN libraries of the machine's own Python (its PyTorch's wheels).
+    LIBS=$("$PYTHON" -c '
+import pathlib, site
+dirs = []
+for root in site.getsitepackages():
+    dirs += [str(p) for p in sorted(pathlib.Path(root).glob("nvidia/**/lib")) if p.is_dir()]
+print(":".join(dirs))')
+    export LD_LIBRARY_PATH="${LIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    if ! "$PYTHON" -c "
+import onnxruntime as o
+assert o.__file__.startswith('$site'), f'imported {o.__file__}, not the carried GPU build'
+print('providers:', o.__version__, o.get_available_providers())" > "$OUT/providers.log" 2>&1; then
+        cat "$OUT/providers.log"
+        say "device: the carried onnxruntime-gpu does not import (log: $OUT/providers.log)"
+        FAILED=1
+        return
+    fi
+    say "$(cat "$OUT/providers.log")"
+    step gpu_tests "$PYTHON" -m pytest -q -rs -p no:cacheprovider --noconftest tests/test_gpu.py
+    step gpu_bench "$PYTHON" scripts/bench_gpu.py --require-gpu --crops "$crops" \
+        --json "$OUT/gpu_bench.json" --engine-cache "$OUT/tensorrt_cache"
+    say "video: n/a on the lent machine (no face detector, no PyAV, nothing can be fetched there)"
+    echo
+    echo "summary ($SUMMARY):"
+    cat "$SUMMARY"
+}
+
 # 1. the GPU ------------------------------------------------------------------------------------
 if [ "$DRY_RUN" -eq 0 ]; then
     if ! command -v nvidia-smi > /dev/null || ! nvidia-smi > /dev/null 2>&1; then
@@ -84,6 +143,11 @@ if [ "$DRY_RUN" -eq 0 ]; then
     say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
 else
     say "gpu: (dry run: nvidia-smi not called)"
+fi
+
+if [ "$DEVICE_MACHINE" -eq 1 ]; then
+    device_machine_check
+    exit "$FAILED"
 fi
 
 # 2. a fresh environment with onnxruntime-gpu instead of onnxruntime ----------------------------
