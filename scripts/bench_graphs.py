@@ -12,8 +12,9 @@ Each graph runs alone (``frnet.bench.yardstick_ratios``: the same float32 batch,
 the app's session options, alternating blocks); printed: each graph's time relative to the
 yardstick's, median and spread over the rounds.
 
-``--ablation`` builds four networks with random weights (BatchNorm statistics from a few random
-batches) — plain MobileNetV2, + multi-scale groups, + SE, + attention (= Mobile-FRNet) — and
+``--ablation`` builds five networks with random weights (BatchNorm statistics from a few random
+batches) — plain MobileNetV2, + multi-scale groups, + SE, + attention (= Mobile-FRNet), and
+Mobile-FRNet without its multi-scale groups — and
 exports and quantises each exactly as the shipped graph is (``fuse_for_inference``, the int8 recipe
 of :mod:`frnet.train.quantize` on random calibration crops: weights do not change the cost). It
 needs the ``train`` extra (torch).
@@ -40,6 +41,8 @@ ABLATION = {
     "+ multi-scale groups": {"attention": False, "multiscale": True, "se": False},
     "+ SE": {"attention": False, "multiscale": True, "se": True},
     "+ attention (Mobile-FRNet)": {},
+    # What a lighter network would cost: everything of the paper's but its multi-scale groups.
+    "Mobile-FRNet without multi-scale groups": {"multiscale": False},
 }
 
 
