@@ -101,7 +101,9 @@ device_machine_check() {  # steps 2-5 on a machine lent by the device tool (see 
         return
     fi
     rm -rf "$site" && mkdir -p "$site"
-    if ! cat "$carry"/part.* | xz -d | tar -C "$site" -xf -; then
+    local parts=()  # the manifest's parts in its order (not whatever else lies in the folder)
+    mapfile -t parts < <(grep -v '^#' "$manifest" | awk -v dir="$carry" '{print dir "/" $2}')
+    if ! cat "${parts[@]}" | xz -d | tar -C "$site" -xf -; then
         say "device: cannot unpack the carried onnxruntime-gpu"
         FAILED=1
         return

@@ -102,6 +102,7 @@ def test_device_machine_mode_unpacks_checks_and_runs_the_carried_runtime(tmp_pat
     ort = pytest.importorskip("onnxruntime")
     env = {**os.environ, **_fake_nvidia_smi(tmp_path / "bin"), **_carried(tmp_path, Path(ort.__file__).parent),
            "PYTHON": sys.executable, "OPENBLAS_NUM_THREADS": "1"}
+    (Path(env["FRNET_CARRY_DIR"]) / "part.99").write_bytes(b"left by an earlier prepare")  # not in the manifest
     out = tmp_path / "out"
     done = subprocess.run(["bash", str(SCRIPT), "--device-machine", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, env=env)
