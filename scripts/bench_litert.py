@@ -12,9 +12,10 @@ ai-edge-litert and ai-edge-quantizer — and ONNX Runtime; nothing of it is in f
    it against torch on random crops (max |difference| relative to the output range ≤ 1e-5);
 2. quantises that graph to int8 weights and activations (ai-edge-quantizer ``static_wi8_ai8``,
    8 random calibration crops: the scales do not change the cost);
-3. times, at 1 thread, batch 1, in alternating blocks of 10 calls with the median per round (the
-   protocol of ``frnet.bench.yardstick_ratios``): the shared yardstick and the shipped int8 graph in
-   ONNX Runtime (the app's session options) and both ``.tflite`` graphs in LiteRT's interpreter
+3. times, at 1 thread, batch 1, in alternating blocks of 10 calls with the median per round
+   (``frnet.bench.alternating_ratios``, the protocol of ``frnet-app bench``): the shared yardstick
+   and the shipped int8 graph in ONNX Runtime (``frnet.regressor.Regressor``, the app's session
+   options) and both ``.tflite`` graphs in LiteRT's interpreter
    (XNNPACK delegate, ``num_threads=1``). Prints each graph's time relative to the yardstick's,
    median and spread over the rounds, and writes ``bench_litert.json`` to ``--out``.
 
@@ -29,7 +30,6 @@ import copy
 import json
 import platform
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -39,12 +39,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "app"))
 CHECKPOINT = REPO / "checkpoints" / "mobilefrnet_v2_ft" / "best.pt"
 SHIPPED_INT8 = REPO / "models" / "mobilefrnet_v2_int8.onnx"
-BLOCK = 10
-
-
-def shared_dir() -> Path:
-    import os
-    return Path(os.environ.get("FRNET_SHARED_DIR", REPO.parent / "shared"))
 
 
 def convert(out: Path) -> tuple[Path, Path, float]:
@@ -93,17 +87,12 @@ def convert(out: Path) -> tuple[Path, Path, float]:
 
 
 def onnx_runner(path: Path):
-    import onnxruntime as ort
+    """An ONNX graph as the app runs it (``Regressor.run_nchw``, 1 thread, the app's session options)."""
+    from frnet.regressor import Regressor
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as frnet.regressor
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    regressor = Regressor(path, device="cpu", threads=1)
     batch = np.random.default_rng(0).uniform(0, 255, (1, 3, 120, 120)).astype(np.float32)
-    return lambda: session.run(None, {name: batch})[0]
+    return lambda: regressor.run_nchw(batch)
 
 
 def litert_runner(path: Path):
@@ -126,37 +115,16 @@ def litert_runner(path: Path):
     return run
 
 
-def time_ratios(runners: dict, rounds: int, blocks: int = 10) -> tuple[dict, list[float]]:
-    for run in runners.values():
-        for _ in range(20):
-            run()
-    per_round = {name: [] for name in runners if name != "yardstick"}
-    yardstick_ms = []
-    for _ in range(rounds):
-        times = {name: [] for name in runners}
-        for _ in range(blocks):
-            for name, run in runners.items():
-                run()  # back in the caches
-                for _ in range(BLOCK):
-                    start = time.perf_counter()
-                    run()
-                    times[name].append((time.perf_counter() - start) * 1e3)
-        base = float(np.median(times["yardstick"]))
-        yardstick_ms.append(base)
-        for name in per_round:
-            per_round[name].append(float(np.median(times[name])) / base)
-    return {name: {"median": float(np.median(r)), "min": float(min(r)), "max": float(max(r))}
-            for name, r in per_round.items()}, yardstick_ms
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--out", type=Path, default=REPO / "out" / "bench_litert")
     args = parser.parse_args(argv)
-    yardstick = shared_dir() / "ref" / "mobilenetv2_62_120.onnx"
-    if not yardstick.is_file():
-        print(f"bench_litert: the shared yardstick {yardstick} is missing (FRNET_SHARED_DIR)", file=sys.stderr)
+    from frnet.bench import alternating_ratios, yardstick_path
+
+    yardstick, why_not = yardstick_path()
+    if yardstick is None:
+        print(f"bench_litert: {why_not}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     fp32_path, int8_path, parity = convert(args.out)
@@ -168,16 +136,16 @@ def main(argv=None) -> int:
                "ONNX Runtime int8 (shipped)": onnx_runner(SHIPPED_INT8),
                "LiteRT float32": litert_runner(fp32_path),
                "LiteRT int8": litert_runner(int8_path)}
-    ratios, yardstick_ms = time_ratios(runners, args.rounds)
+    ratios, reference = alternating_ratios(runners, args.rounds)
     import ai_edge_litert
     import onnxruntime
     versions = {"onnxruntime": onnxruntime.__version__,
                 "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"), "python": platform.python_version()}
-    print(f"yardstick (ONNX Runtime): {np.median(yardstick_ms):.2f} ms median over {args.rounds} rounds; {versions}")
+    print(f"yardstick (ONNX Runtime): {reference['batch1']:.2f} ms median over {args.rounds} rounds; {versions}")
     for name, r in ratios.items():
         print(f"  {name}: {r['median']:.3f}× the yardstick's time (spread {r['min']:.3f}–{r['max']:.3f})")
     (args.out / "bench_litert.json").write_text(json.dumps(
-        {"ratios": ratios, "yardstick_ms": yardstick_ms, "parity": parity, "versions": versions}, indent=1))
+        {"ratios": ratios, "yardstick": reference, "parity": parity, "versions": versions}, indent=1))
     return 0
 
 

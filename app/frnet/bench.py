@@ -48,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -271,29 +272,39 @@ def yardstick_ratios(graphs: dict[str, tuple[Path | None, str]], yardstick: Path
     from .geometry import CROP_SIZE
     from .regressor import Regressor
 
+    batch = np.random.default_rng(0).uniform(0, 255, (1, 3, CROP_SIZE, CROP_SIZE)).astype(np.float32)
     sessions = {name: Regressor(path, device="cpu", threads=1, precision=precision)
                 for name, (path, precision) in graphs.items()}
     sessions["yardstick"] = Regressor(yardstick, device="cpu", threads=1, precision="fp32")
-    batch = np.random.default_rng(0).uniform(0, 255, (1, 3, CROP_SIZE, CROP_SIZE)).astype(np.float32)
-    for regressor in sessions.values():
+    return alternating_ratios({name: (lambda r=regressor: r.run_nchw(batch)) for name, regressor in sessions.items()},
+                              rounds, blocks)
+
+
+def alternating_ratios(runs: dict[str, Callable[[], object]], rounds: int = 5,
+                       blocks: int = 10) -> tuple[dict[str, dict], dict[str, float]]:
+    """The timing protocol of :func:`yardstick_ratios` for any zero-argument calls, one of them
+    named ``"yardstick"`` (e.g. another runtime's graphs: ``scripts/bench_litert.py``): each call
+    warmed up, then per round ``blocks`` blocks of ``BLOCK`` calls per name, alternating block by
+    block; a round's ratio is a name's median over the yardstick's median. Same return value."""
+    for run in runs.values():
         for _ in range(20):
-            regressor.run_nchw(batch)
-    per_round: dict[str, list[float]] = {name: [] for name in graphs}
+            run()
+    per_round: dict[str, list[float]] = {name: [] for name in runs if name != "yardstick"}
     all_yardstick: list[float] = []
     round_ms: list[float] = []
     for _ in range(rounds):
-        times: dict[str, list[float]] = {name: [] for name in sessions}
+        times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(blocks):
-            for name, regressor in sessions.items():
-                regressor.run_nchw(batch)  # back in the caches
+            for name, run in runs.items():
+                run()  # back in the caches
                 for _ in range(BLOCK):
                     start = time.perf_counter()
-                    regressor.run_nchw(batch)
+                    run()
                     times[name].append((time.perf_counter() - start) * 1e3)
         base = float(np.median(times["yardstick"]))
         all_yardstick += times["yardstick"]
         round_ms.append(round(base, 4))
-        for name in graphs:
+        for name in per_round:
             per_round[name].append(float(np.median(times[name])) / base)
     summary = {name: {"median": float(np.median(r)), "min": float(min(r)), "max": float(max(r)),
                       "rounds": [round(v, 4) for v in r]} for name, r in per_round.items()}
