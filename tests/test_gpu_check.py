@@ -95,6 +95,21 @@ def _carried(tmp_path: Path, package_dir: Path) -> dict:
     return {"FRNET_CARRY_DIR": str(carry), "FRNET_SITE_DIR": str(tmp_path / "site"), "FRNET_DEVCARRY": str(devcarry)}
 
 
+def _carried_stand_in(tmp_path: Path, init_source: str) -> dict:
+    """The environment of a --device-machine run whose carried "onnxruntime" is a one-file package
+    with ``init_source`` as its ``__init__.py``."""
+    package = tmp_path / "pkg" / "onnxruntime"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(init_source)
+    return {**os.environ, **_fake_nvidia_smi(tmp_path / "bin"), "PYTHON": sys.executable,
+            **_carried(tmp_path, package)}
+
+
+def _device_machine(env: dict, out: Path, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(SCRIPT), "--device-machine", "--out", str(out)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
 def test_device_machine_mode_unpacks_checks_and_runs_the_carried_runtime(tmp_path):
     """The whole --device-machine path, with this machine's CPU onnxruntime carried in place of the
     GPU build: the parts are checked and unpacked, the carried package is the one imported, the GPU
@@ -104,8 +119,7 @@ def test_device_machine_mode_unpacks_checks_and_runs_the_carried_runtime(tmp_pat
            "PYTHON": sys.executable, "OPENBLAS_NUM_THREADS": "1"}
     (Path(env["FRNET_CARRY_DIR"]) / "part.99").write_bytes(b"left by an earlier prepare")  # not in the manifest
     out = tmp_path / "out"
-    done = subprocess.run(["bash", str(SCRIPT), "--device-machine", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, env=env)
+    done = _device_machine(env, out, timeout=600)
     summary = (out / "summary.txt").read_text()
     assert "gpu: Fake GPU" in summary
     assert f"providers: {ort.__version__}" in summary, summary  # the carried package was imported
@@ -117,32 +131,21 @@ def test_device_machine_mode_unpacks_checks_and_runs_the_carried_runtime(tmp_pat
 
 
 def test_device_machine_mode_refuses_damaged_or_missing_parts(tmp_path):
-    env = {**os.environ, **_fake_nvidia_smi(tmp_path / "bin"), "PYTHON": sys.executable}
-    small = tmp_path / "pkg" / "onnxruntime"
-    small.mkdir(parents=True)
-    (small / "__init__.py").write_text("raise ImportError('not a real build')\n")
-    env.update(_carried(tmp_path, small))
+    env = _carried_stand_in(tmp_path, "raise ImportError('not a real build')\n")
     (Path(env["FRNET_CARRY_DIR"]) / "part.01").write_bytes(b"damaged")
     out = tmp_path / "out"
-    done = subprocess.run(["bash", str(SCRIPT), "--device-machine", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, env=env)
+    done = _device_machine(env, out)
     assert done.returncode == 1 and "missing or damaged" in (out / "summary.txt").read_text()
 
     (Path(env["FRNET_DEVCARRY"]) / "crops.npz").unlink()
-    missing = subprocess.run(["bash", str(SCRIPT), "--device-machine", "--out", str(out)],
-                             capture_output=True, text=True, timeout=120, env=env)
+    missing = _device_machine(env, out)
     assert missing.returncode == 2 and "was not carried" in missing.stderr
 
 
 def test_device_machine_mode_says_when_the_carried_runtime_does_not_import(tmp_path):
-    env = {**os.environ, **_fake_nvidia_smi(tmp_path / "bin"), "PYTHON": sys.executable}
-    broken = tmp_path / "pkg" / "onnxruntime"
-    broken.mkdir(parents=True)
-    (broken / "__init__.py").write_text("raise ImportError('libcudart.so.13: cannot open shared object file')\n")
-    env.update(_carried(tmp_path, broken))
+    env = _carried_stand_in(tmp_path, "raise ImportError('libcudart.so.13: cannot open shared object file')\n")
     out = tmp_path / "out"
-    done = subprocess.run(["bash", str(SCRIPT), "--device-machine", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, env=env)
+    done = _device_machine(env, out)
     assert done.returncode == 1
     assert "does not import" in (out / "summary.txt").read_text()
     assert "libcudart.so.13" in (out / "providers.log").read_text()
