@@ -86,6 +86,19 @@ step() {  # step NAME COMMAND…: run, log to $OUT/NAME.log, record pass/fail, c
     fi
 }
 
+wheel_libraries_on_loader_path() {  # PYTHON: the CUDA, cuDNN and TensorRT libraries inside its wheels
+    local dirs
+    dirs=$("$1" -c '
+import pathlib, site
+dirs = []
+for root in site.getsitepackages():
+    base = pathlib.Path(root)
+    # nvidia/NAME/lib (CUDA 12 wheels), nvidia/cu13/lib (CUDA 13 wheels), tensorrt_libs (TensorRT).
+    dirs += [str(p) for p in sorted(base.glob("nvidia/**/lib")) if p.is_dir()] + [str(p) for p in base.glob("tensorrt_libs")]
+print(":".join(dirs))')
+    export LD_LIBRARY_PATH="${dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
 device_machine_check() {  # steps 2-5 on a machine lent by the device tool (see the top)
     # (The three folders can be moved for tests: FRNET_CARRY_DIR, FRNET_SITE_DIR, FRNET_DEVCARRY.)
     local carry=${FRNET_CARRY_DIR:-/tmp/frnet-carry} site=${FRNET_SITE_DIR:-/tmp/frnet-site}
@@ -109,14 +122,7 @@ device_machine_check() {  # steps 2-5 on a machine lent by the device tool (see 
         return
     fi
     export PYTHONPATH="$site:$ROOT/app${PYTHONPATH:+:$PYTHONPATH}"
-    # The CUDA and cuDNN libraries of the machine's own Python (its PyTorch's wheels).
-    LIBS=$("$PYTHON" -c '
-import pathlib, site
-dirs = []
-for root in site.getsitepackages():
-    dirs += [str(p) for p in sorted(pathlib.Path(root).glob("nvidia/**/lib")) if p.is_dir()]
-print(":".join(dirs))')
-    export LD_LIBRARY_PATH="${LIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    wheel_libraries_on_loader_path "$PYTHON"  # the machine's own Python: its PyTorch's CUDA wheels
     if ! "$PYTHON" -c "
 import onnxruntime as o
 assert o.__file__.startswith('$site'), f'imported {o.__file__}, not the carried GPU build'
@@ -190,16 +196,7 @@ if ort != ["onnxruntime-gpu"]:
     raise SystemExit(f"expected only onnxruntime-gpu, found {ort}")
 EOF
     # The CUDA, cuDNN and TensorRT libraries live inside their wheels: put them on the loader path.
-    LIBS=$("$VENV/bin/python" - <<'EOF'
-import site, pathlib
-dirs = []
-for root in site.getsitepackages():
-    base = pathlib.Path(root)
-    dirs += [str(p) for p in sorted(base.glob("nvidia/*/lib"))] + [str(p) for p in base.glob("tensorrt_libs")]
-print(":".join(dirs))
-EOF
-)
-    export LD_LIBRARY_PATH="${LIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    wheel_libraries_on_loader_path "$VENV/bin/python"
     say "providers: $("$VENV/bin/python" -c 'import onnxruntime as o; print(o.__version__, o.get_available_providers())')"
 fi
 
